@@ -1,0 +1,3 @@
+//! The one-command demo (being written; see issue 2).
+#![forbid(unsafe_code)]
+fn main() {}

@@ -104,7 +104,9 @@ impl FromStr for Label {
         Label::ALL
             .into_iter()
             .find(|l| l.as_str() == s)
-            .ok_or_else(|| UnknownLabel { input: s.to_owned() })
+            .ok_or_else(|| UnknownLabel {
+                input: s.to_owned(),
+            })
     }
 }
 
@@ -121,7 +123,9 @@ mod tests {
         let names: Vec<_> = Label::ALL.iter().map(|l| l.as_str()).collect();
         assert_eq!(
             names,
-            ["red", "orange", "yellow", "green", "gray", "blue", "purple", "black"]
+            [
+                "red", "orange", "yellow", "green", "gray", "blue", "purple", "black"
+            ]
         );
     }
 
@@ -134,7 +138,9 @@ mod tests {
 
     #[test]
     fn parsing_is_strict() {
-        for bad in ["", "Red", "RED", " red", "red ", "grey", "purpel", "red\0", "röd"] {
+        for bad in [
+            "", "Red", "RED", " red", "red ", "grey", "purpel", "red\0", "röd",
+        ] {
             assert!(bad.parse::<Label>().is_err(), "{bad:?} must not parse");
         }
     }

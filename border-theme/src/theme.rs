@@ -166,7 +166,12 @@ impl ThemeError {
             let line = before.matches('\n').count() + 1;
             (line, before[line_start..].chars().count() + 1)
         });
-        let message = err.message().trim().split('\n').collect::<Vec<_>>().join("; ");
+        let message = err
+            .message()
+            .trim()
+            .split('\n')
+            .collect::<Vec<_>>()
+            .join("; ");
         ThemeError::Syntax { position, message }
     }
 }
@@ -185,12 +190,17 @@ impl Theme {
                 }
                 "title_height" => theme.title_height = int(key, value, TITLE_HEIGHT_RANGE)?,
                 "colors" => {
-                    let colors = value.as_table().ok_or_else(|| wrong_type(key, "a table", value))?;
+                    let colors = value
+                        .as_table()
+                        .ok_or_else(|| wrong_type(key, "a table", value))?;
                     for (name, value) in colors {
                         let key = format!("colors.{}", toml_key(name));
-                        let label: Label =
-                            name.parse().map_err(|_| ThemeError::UnknownLabel { key: key.clone() })?;
-                        let text = value.as_str().ok_or_else(|| wrong_type(&key, "a string", value))?;
+                        let label: Label = name
+                            .parse()
+                            .map_err(|_| ThemeError::UnknownLabel { key: key.clone() })?;
+                        let text = value
+                            .as_str()
+                            .ok_or_else(|| wrong_type(&key, "a string", value))?;
                         let color = Rgb::from_hex(text).map_err(|_| ThemeError::BadColor {
                             key: key.clone(),
                             value: text.to_owned(),
@@ -259,8 +269,15 @@ impl Theme {
     fn check_distinct(&self, overridden: &[bool; 8]) -> Result<(), ThemeError> {
         for a in Label::ALL.into_iter().filter(|a| overridden[a.index()]) {
             let color = self.color(a);
-            if let Some(b) = Label::ALL.into_iter().find(|&b| b != a && self.color(b) == color) {
-                let default = if overridden[b.index()] { "" } else { " (default)" };
+            if let Some(b) = Label::ALL
+                .into_iter()
+                .find(|&b| b != a && self.color(b) == color)
+            {
+                let default = if overridden[b.index()] {
+                    ""
+                } else {
+                    " (default)"
+                };
                 return Err(ThemeError::DuplicateColor {
                     key: format!("colors.{a}"),
                     other: format!("colors.{b}{default}"),
@@ -274,21 +291,33 @@ impl Theme {
 
 /// An integer key within `range`.
 fn int(key: &str, value: &toml::Value, range: RangeInclusive<u32>) -> Result<u32, ThemeError> {
-    let n = value.as_integer().ok_or_else(|| wrong_type(key, "an integer", value))?;
+    let n = value
+        .as_integer()
+        .ok_or_else(|| wrong_type(key, "an integer", value))?;
     u32::try_from(n)
         .ok()
         .filter(|n| range.contains(n))
-        .ok_or_else(|| ThemeError::OutOfRange { key: key.to_owned(), value: n, range })
+        .ok_or_else(|| ThemeError::OutOfRange {
+            key: key.to_owned(),
+            value: n,
+            range,
+        })
 }
 
 fn wrong_type(key: &str, expected: &'static str, found: &toml::Value) -> ThemeError {
-    ThemeError::WrongType { key: key.to_owned(), expected, found: found.type_str() }
+    ThemeError::WrongType {
+        key: key.to_owned(),
+        expected,
+        found: found.type_str(),
+    }
 }
 
 /// A key as written in TOML: bare when it can be, else quoted and escaped.
 fn toml_key(key: &str) -> String {
     let bare = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if bare { key.to_owned() } else { quoted(key) }
 }
 
@@ -330,9 +359,19 @@ mod tests {
             let ratio = contrast_ratio(theme.color(label), theme.text_color(label));
             assert!(ratio >= MIN_TEXT_CONTRAST, "{label}: {ratio}");
         }
-        let white = [Label::Red, Label::Gray, Label::Blue, Label::Purple, Label::Black];
+        let white = [
+            Label::Red,
+            Label::Gray,
+            Label::Blue,
+            Label::Purple,
+            Label::Black,
+        ];
         for label in Label::ALL {
-            let text = if white.contains(&label) { Rgb::WHITE } else { Rgb::BLACK };
+            let text = if white.contains(&label) {
+                Rgb::WHITE
+            } else {
+                Rgb::BLACK
+            };
             assert_eq!(theme.text_color(label), text, "{label}");
         }
     }
@@ -353,8 +392,11 @@ mod tests {
 
     #[test]
     fn range_limits() {
-        for (key, lo, hi) in [("border_width", 1, 32), ("popup_border_width", 1, 32), ("title_height", 12, 96)]
-        {
+        for (key, lo, hi) in [
+            ("border_width", 1, 32),
+            ("popup_border_width", 1, 32),
+            ("title_height", 12, 96),
+        ] {
             assert!(Theme::from_toml_str(&format!("{key} = {lo}")).is_ok());
             assert!(Theme::from_toml_str(&format!("{key} = {hi}")).is_ok());
             for bad in [lo - 1, hi + 1, -1, i64::from(u32::MAX) + 1] {
@@ -364,16 +406,31 @@ mod tests {
                 );
             }
         }
-        assert_eq!(err("border_width = 0"), "border_width: 0 is out of range 1..=32");
+        assert_eq!(
+            err("border_width = 0"),
+            "border_width: 0 is out of range 1..=32"
+        );
     }
 
     #[test]
     fn wrong_types_name_the_key() {
-        assert_eq!(err("border_width = \"3\""), "border_width: expected an integer, found string");
-        assert_eq!(err("title_height = 24.0"), "title_height: expected an integer, found float");
+        assert_eq!(
+            err("border_width = \"3\""),
+            "border_width: expected an integer, found string"
+        );
+        assert_eq!(
+            err("title_height = 24.0"),
+            "title_height: expected an integer, found float"
+        );
         assert_eq!(err("colors = 1"), "colors: expected a table, found integer");
-        assert_eq!(err("[colors]\nred = 0xcc0000"), "colors.red: expected a string, found integer");
-        assert_eq!(err("[colors]\nred = [1]"), "colors.red: expected a string, found array");
+        assert_eq!(
+            err("[colors]\nred = 0xcc0000"),
+            "colors.red: expected a string, found integer"
+        );
+        assert_eq!(
+            err("[colors]\nred = [1]"),
+            "colors.red: expected a string, found array"
+        );
     }
 
     #[test]
@@ -392,15 +449,26 @@ mod tests {
              (expected one of red, orange, yellow, green, gray, blue, purple, black)"
         );
         assert!(err("[colors]\nRed = \"#cc0000\"").starts_with("colors.Red: unknown label"));
-        assert!(err("[colors]\n\"r d\" = \"#cc0000\"").starts_with("colors.\"r d\": unknown label"));
+        assert!(
+            err("[colors]\n\"r d\" = \"#cc0000\"").starts_with("colors.\"r d\": unknown label")
+        );
         assert!(err("\"\u{202e}x\" = 1").starts_with("\"\\u{202e}x\": unknown key"));
     }
 
     #[test]
     fn bad_colors_name_the_key() {
-        assert_eq!(err("[colors]\nred = \"#12345\""), "colors.red: \"#12345\" is not a #rrggbb colour");
-        assert_eq!(err("[colors]\nblue = \"blue\""), "colors.blue: \"blue\" is not a #rrggbb colour");
-        assert_eq!(err("[colors]\nblue = \"#fff\""), "colors.blue: \"#fff\" is not a #rrggbb colour");
+        assert_eq!(
+            err("[colors]\nred = \"#12345\""),
+            "colors.red: \"#12345\" is not a #rrggbb colour"
+        );
+        assert_eq!(
+            err("[colors]\nblue = \"blue\""),
+            "colors.blue: \"blue\" is not a #rrggbb colour"
+        );
+        assert_eq!(
+            err("[colors]\nblue = \"#fff\""),
+            "colors.blue: \"#fff\" is not a #rrggbb colour"
+        );
     }
 
     #[test]
@@ -416,7 +484,8 @@ mod tests {
              every label needs its own colour"
         );
         // Swapping two colours is fine: they stay distinct.
-        let swapped = Theme::from_toml_str("[colors]\nred = \"#3465a4\"\nblue = \"#cc0000\"").unwrap();
+        let swapped =
+            Theme::from_toml_str("[colors]\nred = \"#3465a4\"\nblue = \"#cc0000\"").unwrap();
         assert_eq!(swapped.color(Label::Red), Label::Blue.default_color());
         // Upper and lower case are the same colour.
         assert!(err("[colors]\nred = \"#000000\"").contains("colors.black (default)"));
@@ -426,9 +495,15 @@ mod tests {
     #[test]
     fn syntax_errors_have_line_and_column() {
         let e = Theme::from_toml_str("border_width = 3\ntitle_height = = 4\n").unwrap_err();
-        let ThemeError::Syntax { position, .. } = &e else { panic!("{e:?}") };
+        let ThemeError::Syntax { position, .. } = &e else {
+            panic!("{e:?}")
+        };
         assert_eq!(position.map(|(line, _)| line), Some(2), "{e}");
-        assert!(e.to_string().starts_with("TOML syntax error at line 2, column "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("TOML syntax error at line 2, column "),
+            "{e}"
+        );
         assert!(!e.to_string().contains('\n'), "{e}");
         let dup = err("border_width = 3\nborder_width = 4");
         assert!(dup.starts_with("TOML syntax error at line 2"), "{dup}");
@@ -437,7 +512,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let theme = Theme::default();
-        assert_eq!(Theme::from_toml_str(&theme.to_toml_string()).unwrap(), theme);
+        assert_eq!(
+            Theme::from_toml_str(&theme.to_toml_string()).unwrap(),
+            theme
+        );
         let custom = Theme::from_toml_str(
             "border_width = 7\ntitle_height = 40\n[colors]\nred = \"#ff1010\"\nblack = \"#101010\"",
         )
@@ -453,7 +531,9 @@ mod tests {
         let theme = Theme::load(&path).unwrap();
         assert_ne!(theme, Theme::default());
         for label in Label::ALL {
-            assert!(contrast_ratio(theme.color(label), theme.text_color(label)) >= MIN_TEXT_CONTRAST);
+            assert!(
+                contrast_ratio(theme.color(label), theme.text_color(label)) >= MIN_TEXT_CONTRAST
+            );
         }
     }
 
@@ -461,6 +541,9 @@ mod tests {
     fn missing_file_names_the_path() {
         let e = Theme::load("/nonexistent/bulkhead/theme.toml").unwrap_err();
         assert!(matches!(e, ThemeError::Read { .. }));
-        assert_eq!(e.to_string(), "cannot read theme file /nonexistent/bulkhead/theme.toml");
+        assert_eq!(
+            e.to_string(),
+            "cannot read theme file /nonexistent/bulkhead/theme.toml"
+        );
     }
 }

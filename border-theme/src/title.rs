@@ -150,7 +150,11 @@ pub fn sanitize_title(title: &str, max_chars: usize) -> String {
     let mut cleaned: Vec<char> = Vec::new();
     let mut combining_run = 0;
     for c in title.chars() {
-        let c = if c.is_control() || c.is_whitespace() { ' ' } else { c };
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
         if is_invisible(c) {
             continue;
         }
@@ -248,7 +252,14 @@ mod tests {
 
     #[test]
     fn valid_qube_names() {
-        for ok in ["a", "work", "sys-net", "vault_2", "Personal", &"x".repeat(31)] {
+        for ok in [
+            "a",
+            "work",
+            "sys-net",
+            "vault_2",
+            "Personal",
+            &"x".repeat(31),
+        ] {
             assert_eq!(QubeName::new(ok).unwrap().as_str(), ok);
         }
     }
@@ -274,17 +285,26 @@ mod tests {
             ),
             (
                 "wörk",
-                QubeNameError::BadChar { found: 'ö', position: 1 },
+                QubeNameError::BadChar {
+                    found: 'ö',
+                    position: 1,
+                },
                 "qube name has \"ö\" at position 1; only ASCII letters, digits, '-' and '_' are allowed",
             ),
             (
                 "work]",
-                QubeNameError::BadChar { found: ']', position: 4 },
+                QubeNameError::BadChar {
+                    found: ']',
+                    position: 4,
+                },
                 "qube name has \"]\" at position 4; only ASCII letters, digits, '-' and '_' are allowed",
             ),
             (
                 "a\u{202e}",
-                QubeNameError::BadChar { found: '\u{202e}', position: 1 },
+                QubeNameError::BadChar {
+                    found: '\u{202e}',
+                    position: 1,
+                },
                 "qube name has \"\\u{202e}\" at position 1; only ASCII letters, digits, '-' and '_' are allowed",
             ),
         ];
@@ -311,7 +331,10 @@ mod tests {
         assert_eq!(sanitize_title(spoof, 100), "txt.exe x");
         let zero_width = "a\u{200b}b\u{200c}c\u{200d}d\u{2060}e\u{feff}f\u{00ad}g\u{e0041}h";
         assert_eq!(sanitize_title(zero_width, 100), "abcdefgh");
-        assert_eq!(sanitize_title("\u{3164}\u{115f}x\u{fe0f}\u{fffe}", 100), "x");
+        assert_eq!(
+            sanitize_title("\u{3164}\u{115f}x\u{fe0f}\u{fffe}", 100),
+            "x"
+        );
     }
 
     #[test]
@@ -324,7 +347,10 @@ mod tests {
     #[test]
     fn combining_marks_are_limited() {
         assert_eq!(sanitize_title("e\u{301}", 10), "e\u{301}");
-        assert_eq!(sanitize_title("e\u{301}\u{302}\u{303}\u{304}", 10), "e\u{301}\u{302}");
+        assert_eq!(
+            sanitize_title("e\u{301}\u{302}\u{303}\u{304}", 10),
+            "e\u{301}\u{302}"
+        );
         assert_eq!(sanitize_title("\u{301}x \u{301}y", 10), "x y");
     }
 

@@ -271,7 +271,10 @@ impl ArenaRegion<'_> {
         image.check(region_stride, self.len)?;
         let buf_stride = buf_stride as u64;
         image.check(buf_stride, buf_len as u64)?;
-        Ok((image.rows(rect, region_stride)?, image.rows(rect, buf_stride)?))
+        Ok((
+            image.rows(rect, region_stride)?,
+            image.rows(rect, buf_stride)?,
+        ))
     }
 
     /// Pointer to the first byte of the region and its length, for a renderer that
@@ -285,6 +288,7 @@ impl ArenaRegion<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

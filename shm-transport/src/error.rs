@@ -9,7 +9,9 @@ use std::io;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RingError {
     /// The producer index is more than one ring size ahead of our consumer index.
-    #[error("producer index {producer} is out of range (consumer {consumer}, ring size {ring_size})")]
+    #[error(
+        "producer index {producer} is out of range (consumer {consumer}, ring size {ring_size})"
+    )]
     ProducerIndexOutOfRange {
         /// Producer index as published by the peer.
         producer: u32,
@@ -19,7 +21,9 @@ pub enum RingError {
         ring_size: u32,
     },
     /// The consumer index is more than one ring size behind (or ahead of) our producer index.
-    #[error("consumer index {consumer} is out of range (producer {producer}, ring size {ring_size})")]
+    #[error(
+        "consumer index {consumer} is out of range (producer {producer}, ring size {ring_size})"
+    )]
     ConsumerIndexOutOfRange {
         /// Our own producer index.
         producer: u32,

@@ -10,7 +10,9 @@ pub const MAGIC: [u8; 8] = *b"BULKHEAD";
 /// Layout version written by dom0 and required by the agent.
 pub const LAYOUT_VERSION: u32 = 1;
 /// Page size the layout is aligned to (also the size of the header page).
-pub const PAGE_SIZE: u64 = 4096;
+pub const PAGE_SIZE: u64 = HEADER_SIZE as u64;
+/// Size of the header page, as stored in [`Header::header_size`].
+pub const HEADER_SIZE: u32 = 4096;
 /// Smallest ring.
 pub const MIN_RING_SIZE: u32 = 4096;
 /// Largest ring (keeps `prod - cons` comparisons on u32 unambiguous).
@@ -159,8 +161,7 @@ impl Config {
     }
 
     pub(crate) fn validate_limits(&self) -> Result<(), SetupError> {
-        if self.max_message_len == 0 || self.max_message_len > bulkhead_protocol::MAX_MESSAGE_LEN
-        {
+        if self.max_message_len == 0 || self.max_message_len > bulkhead_protocol::MAX_MESSAGE_LEN {
             return Err(SetupError::InvalidConfig(
                 "max_message_len must be in 1 ..= bulkhead_protocol::MAX_MESSAGE_LEN",
             ));
@@ -222,7 +223,7 @@ impl Layout {
         let header = Header {
             magic: MAGIC,
             version: LAYOUT_VERSION,
-            header_size: PAGE_SIZE as u32,
+            header_size: HEADER_SIZE,
             region_size: region,
             to_dom0_offset: to_dom0,
             to_agent_offset: to_agent,
@@ -242,7 +243,7 @@ impl Layout {
         if h.version != LAYOUT_VERSION {
             return Err(SetupError::UnsupportedVersion { found: h.version });
         }
-        if u64::from(h.header_size) != PAGE_SIZE {
+        if h.header_size != HEADER_SIZE {
             return Err(SetupError::BadHeader("header_size is not 4096"));
         }
         if h.region_size > mapped_len {
@@ -315,7 +316,7 @@ impl Layout {
         Header {
             magic: MAGIC,
             version: LAYOUT_VERSION,
-            header_size: PAGE_SIZE as u32,
+            header_size: HEADER_SIZE,
             region_size: self.region_size as u64,
             to_dom0_offset: self.to_dom0.data_offset as u64,
             to_agent_offset: self.to_agent.data_offset as u64,
@@ -328,6 +329,7 @@ impl Layout {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -52,10 +52,11 @@ mod endpoint;
 mod error;
 pub mod layout;
 mod ring;
+mod setup;
 mod shared;
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests;
-mod setup;
 
 pub use arena::{Arena, ArenaOffset, ArenaRegion, ImageLayout, Rect};
 pub use doorbell::{Doorbell, EventFd, IncomingDoorbell, wait_readable};

@@ -24,6 +24,11 @@ fn frame_size(len: u32) -> u64 {
     u64::from(FRAME_HEADER) + u64::from(len).next_multiple_of(8)
 }
 
+/// [`frame_size`] for our own frames, whose payload is smaller than the ring (< 2^30).
+fn own_frame_size(len: u32) -> u32 {
+    FRAME_HEADER + len.next_multiple_of(8)
+}
+
 /// A position inside one ring's data area (always `< size`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RingOffset(u32);
@@ -72,14 +77,16 @@ impl RingView {
     fn read(&self, at: RingOffset, dst: &mut [u8]) {
         let first = dst.len().min((self.size() - at.0) as usize);
         let (a, b) = dst.split_at_mut(first);
-        self.mem.read_racy(self.layout.data_offset + at.0 as usize, a);
+        self.mem
+            .read_racy(self.layout.data_offset + at.0 as usize, a);
         self.mem.read_racy(self.layout.data_offset, b);
     }
 
     fn write(&self, at: RingOffset, src: &[u8]) {
         let first = src.len().min((self.size() - at.0) as usize);
         let (a, b) = src.split_at(first);
-        self.mem.write_racy(self.layout.data_offset + at.0 as usize, a);
+        self.mem
+            .write_racy(self.layout.data_offset + at.0 as usize, a);
         self.mem.write_racy(self.layout.data_offset, b);
     }
 
@@ -161,13 +168,15 @@ impl RingReader {
             let word = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
             let len = word & !MORE;
             let more = word & MORE != 0;
-            let size = frame_size(len);
-            if size > u64::from(left) {
-                return Err(RingError::FrameBeyondPublished {
-                    len,
-                    published: left,
-                });
-            }
+            let size = match u32::try_from(frame_size(len)) {
+                Ok(size) if size <= left => size,
+                _ => {
+                    return Err(RingError::FrameBeyondPublished {
+                        len,
+                        published: left,
+                    });
+                }
+            };
             if more && len == 0 {
                 return Err(RingError::EmptyFragment);
             }
@@ -181,10 +190,11 @@ impl RingReader {
             self.grow_partial(len as usize);
             let start = self.partial.len();
             self.partial.resize(total, 0);
-            let payload = self.ring.offset(self.cons.wrapping_add(consumed + FRAME_HEADER));
+            let payload = self
+                .ring
+                .offset(self.cons.wrapping_add(consumed + FRAME_HEADER));
             self.ring.read(payload, &mut self.partial[start..]);
-            // `size <= left <= ring size`, so it fits in u32.
-            consumed += size as u32;
+            consumed += size;
             if !more {
                 message = Some(std::mem::take(&mut self.partial));
                 break;
@@ -305,8 +315,8 @@ impl RingWriter {
         Ok((self.ring.size() - used) & !7)
     }
 
-    fn write_frame(&mut self, payload: &[u8], more: bool) {
-        let len = payload.len() as u32;
+    /// Writes one frame; `len == payload.len()`, smaller than the ring.
+    fn write_frame(&mut self, payload: &[u8], len: u32, more: bool) {
         let word = if more { len | MORE } else { len };
         let mut header = [0u8; FRAME_HEADER as usize];
         header[..4].copy_from_slice(&word.to_le_bytes());
@@ -314,7 +324,7 @@ impl RingWriter {
         self.ring.write(at, &header);
         let at = self.ring.offset(self.prod.wrapping_add(FRAME_HEADER));
         self.ring.write(at, payload);
-        self.prod = self.prod.wrapping_add(frame_size(len) as u32);
+        self.prod = self.prod.wrapping_add(own_frame_size(len));
     }
 
     /// Writes frames of `msg[*written..]` while space allows. Returns true when the whole
@@ -326,9 +336,11 @@ impl RingWriter {
                 return false;
             }
             let room = *free - FRAME_HEADER;
-            if rest.len() <= room as usize {
-                self.write_frame(rest, false);
-                *free -= frame_size(rest.len() as u32) as u32;
+            if let Ok(len) = u32::try_from(rest.len())
+                && len <= room
+            {
+                self.write_frame(rest, len, false);
+                *free -= own_frame_size(len);
                 *written = msg.len();
                 return true;
             }
@@ -337,7 +349,7 @@ impl RingWriter {
             }
             // `room` is a multiple of 8, so the frame needs no padding.
             let chunk = &rest[..room as usize];
-            self.write_frame(chunk, true);
+            self.write_frame(chunk, room, true);
             *free -= FRAME_HEADER + room;
             *written += room as usize;
         }

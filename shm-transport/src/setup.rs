@@ -50,11 +50,14 @@ impl Endpoint {
             what: "ftruncate",
             source: e.into(),
         })?;
-        rustix::fs::fcntl_add_seals(&memfd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
-            .map_err(|e| SetupError::Io {
-                what: "sealing the memfd",
-                source: e.into(),
-            })?;
+        rustix::fs::fcntl_add_seals(
+            &memfd,
+            SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
+        )
+        .map_err(|e| SetupError::Io {
+            what: "sealing the memfd",
+            source: e.into(),
+        })?;
         let mem = SharedMemory::map(&memfd, 0, layout.region_size)
             .map_err(SetupError::io("mapping the region"))?;
         mem.write_racy(0, &layout.header().encode());

@@ -151,7 +151,8 @@ impl SharedMemory {
         for chunk in &mut words {
             let mut w = [0u8; WORD];
             w.copy_from_slice(chunk);
-            self.atomic_u64(at).store(u64::from_ne_bytes(w), Ordering::Relaxed);
+            self.atomic_u64(at)
+                .store(u64::from_ne_bytes(w), Ordering::Relaxed);
             at += WORD;
         }
         for &b in words.remainder() {
@@ -192,6 +193,7 @@ impl SharedMemory {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::{
-    Config, Endpoint, RecvError, SendError, SendStatus, channel_pair, wait_readable,
-};
+use crate::{Config, Endpoint, RecvError, SendError, SendStatus, channel_pair, wait_readable};
 
 fn small_config() -> Config {
     Config {
@@ -58,7 +56,10 @@ fn too_long_and_backpressure_are_reported() {
     let (_dom0, mut agent) = channel_pair(&small_config()).unwrap();
     assert!(matches!(
         agent.send(&[0; 20_001]),
-        Err(SendError::TooLong { len: 20_001, max: 20_000 })
+        Err(SendError::TooLong {
+            len: 20_001,
+            max: 20_000
+        })
     ));
     // Fill the ring and the queue: 4 KiB ring + 40 KB queue.
     let msg = vec![1u8; 10_000];
@@ -87,7 +88,10 @@ fn peer_is_rung_only_when_waiting() {
     // Now the ring is empty: safe to sleep, and the next send must ring.
     assert!(dom0.prepare_wait().unwrap());
     agent.send(b"two").unwrap();
-    assert!(bell_rung(&dom0), "lost wake-up: consumer waited but was not rung");
+    assert!(
+        bell_rung(&dom0),
+        "lost wake-up: consumer waited but was not rung"
+    );
     dom0.acknowledge_doorbell().unwrap();
     assert!(!bell_rung(&dom0));
     // The flag was consumed by that ring: the next send does not ring again.
@@ -121,7 +125,11 @@ fn producer_waiting_for_space_is_woken() {
 /// shows up as a timed-out wait and fails the test.
 #[test]
 fn no_lost_wake_up_under_ping_pong() {
-    const ROUNDS: u32 = if cfg!(debug_assertions) { 5_000 } else { 50_000 };
+    const ROUNDS: u32 = if cfg!(debug_assertions) {
+        5_000
+    } else {
+        50_000
+    };
     let (mut dom0, mut agent) = channel_pair(&small_config()).unwrap();
     let echo = std::thread::spawn(move || {
         for _ in 0..ROUNDS {
@@ -129,7 +137,10 @@ fn no_lost_wake_up_under_ping_pong() {
                 if let Some(m) = agent.recv().unwrap() {
                     break m;
                 }
-                assert!(agent.wait(Some(Duration::from_secs(20))).unwrap(), "agent: lost wake-up");
+                assert!(
+                    agent.wait(Some(Duration::from_secs(20))).unwrap(),
+                    "agent: lost wake-up"
+                );
             };
             agent.send_blocking(&msg, Duration::from_secs(20)).unwrap();
         }
@@ -141,7 +152,10 @@ fn no_lost_wake_up_under_ping_pong() {
             if let Some(m) = dom0.recv().unwrap() {
                 break m;
             }
-            assert!(dom0.wait(Some(Duration::from_secs(20))).unwrap(), "dom0: lost wake-up");
+            assert!(
+                dom0.wait(Some(Duration::from_secs(20))).unwrap(),
+                "dom0: lost wake-up"
+            );
         };
         assert_eq!(back, msg);
     }
@@ -199,7 +213,12 @@ fn do_recv(ep: &mut Endpoint, model: &mut VecDeque<Vec<u8>>, n: u8) -> Result<()
         match ep.recv()? {
             Some(msg) => {
                 let want = model.pop_front().expect("unexpected extra message");
-                assert!(msg == want, "wrong message: got {} bytes, want {}", msg.len(), want.len());
+                assert!(
+                    msg == want,
+                    "wrong message: got {} bytes, want {}",
+                    msg.len(),
+                    want.len()
+                );
             }
             None => break,
         }

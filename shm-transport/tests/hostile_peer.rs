@@ -2,6 +2,7 @@
 //! with write access would) and dom0 must answer with a specific error, never a panic,
 //! a hang, or an out-of-bounds access (every shared access is bounds-checked and would
 //! panic, so "no panic" also means "nothing out of bounds").
+#![allow(clippy::cast_possible_truncation)] // test data: truncation is intended
 
 use std::os::fd::OwnedFd;
 
@@ -408,5 +409,8 @@ fn the_peer_cannot_shrink_or_grow_the_region() {
     assert!(
         rustix::fs::fcntl_add_seals(&handoff.memfd, rustix::fs::SealFlags::FUTURE_WRITE).is_err()
     );
-    assert_eq!(rustix::fs::fstat(&handoff.memfd).unwrap().st_size as u64, size);
+    assert_eq!(
+        rustix::fs::fstat(&handoff.memfd).unwrap().st_size as u64,
+        size
+    );
 }

@@ -3,6 +3,8 @@
 //! directions at once over a region handed off through a Unix socket. Every message
 //! carries a sequence number and a checksum; nothing may be lost, duplicated, reordered
 //! or corrupted.
+#![allow(clippy::cast_possible_truncation)] // test data: truncation is intended
+#![allow(clippy::print_stdout)] // the child reports to the parent on stdout
 
 use std::io::ErrorKind;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -52,7 +54,9 @@ fn checksum(bytes: &[u8]) -> u64 {
         h = (h ^ w).rotate_left(23).wrapping_mul(0x100_0000_01b3);
     }
     for &b in chunks.remainder() {
-        h = (h ^ u64::from(b)).rotate_left(23).wrapping_mul(0x100_0000_01b3);
+        h = (h ^ u64::from(b))
+            .rotate_left(23)
+            .wrapping_mul(0x100_0000_01b3);
     }
     h
 }
@@ -145,12 +149,18 @@ fn stress_child_role() {
 
 #[test]
 fn two_process_stress() {
-    let path = std::env::temp_dir().join(format!("bulkhead-shm-stress-{}.sock", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("bulkhead-shm-stress-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
     listener.set_nonblocking(true).unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "stress_child_role", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "stress_child_role",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &path)
         .stdout(Stdio::piped())
         .spawn()

@@ -1,0 +1,212 @@
+//! dom0's input events, delivered to the right surface of the right window.
+//!
+//! dom0 decides which window has keyboard focus and which one the pointer is over (a qube
+//! cannot take focus by itself); the agent only maps window-content coordinates to the
+//! surface under them (subsurfaces included; popups are windows of their own).
+
+use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState};
+use smithay::desktop::WindowSurfaceType;
+use smithay::desktop::utils::under_from_surface_tree;
+use smithay::input::keyboard::{FilterResult, ModifiersState};
+use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+
+use crate::link::{Press, WindowId};
+use crate::state::Agent;
+use crate::window::frame::window_geometry;
+
+/// evdev key codes are xkb key codes minus 8.
+const EVDEV_XKB_OFFSET: u32 = 8;
+
+/// A surface and its origin, in the coordinates of its window's root surface.
+type PointerFocus = (WlSurface, Point<f64, Logical>);
+
+/// Who has the qube's input, as dom0 said.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InputState {
+    /// The window dom0 says is focused.
+    pub focused: Option<WindowId>,
+    /// The window the pointer is over.
+    pub pointer: Option<WindowId>,
+}
+
+/// Modifier masks in wl_keyboard form turned into smithay's booleans, assuming the usual
+/// real-modifier bits of xkb keymaps (Shift, Lock, Control, Mod1, Mod2, -, Mod4, Mod5).
+pub fn modifiers_from_masks(depressed: u32, latched: u32, locked: u32) -> ModifiersState {
+    let active = depressed | latched | locked;
+    ModifiersState {
+        shift: active & 1 != 0,
+        caps_lock: locked & 2 != 0,
+        ctrl: active & 4 != 0,
+        alt: active & 8 != 0,
+        num_lock: locked & 16 != 0,
+        logo: active & 64 != 0,
+        iso_level3_shift: active & 128 != 0,
+        ..ModifiersState::default()
+    }
+}
+
+fn pressed(state: Press) -> bool {
+    matches!(state, Press::Pressed)
+}
+
+impl Agent {
+    /// The surface under `(x, y)` pixels of window `id`'s content, with the pointer
+    /// position and that surface's origin in the root surface's coordinates.
+    fn surface_under(
+        &self,
+        id: WindowId,
+        x: f64,
+        y: f64,
+    ) -> Option<(Point<f64, Logical>, Option<PointerFocus>)> {
+        let window = self.windows.get(id)?;
+        let root = window.shell.wl_surface();
+        let geometry = window_geometry(root);
+        let scale = f64::from(self.output_info.scale);
+        let position = Point::from((
+            x / scale + f64::from(geometry.loc.x),
+            y / scale + f64::from(geometry.loc.y),
+        ));
+        let under = under_from_surface_tree(root, position, (0, 0), WindowSurfaceType::ALL)
+            .map(|(surface, origin)| (surface, origin.to_f64()));
+        Some((position, under))
+    }
+
+    pub(crate) fn pointer_motion(&mut self, id: WindowId, x: f64, y: f64, time: u32) {
+        let Some(pointer) = self.wayland.seat.get_pointer() else {
+            return;
+        };
+        let Some((location, focus)) = self.surface_under(id, x, y) else {
+            tracing::debug!(%id, "pointer event for an unknown window");
+            return;
+        };
+        self.input.pointer = Some(id);
+        let event = MotionEvent {
+            location,
+            serial: SERIAL_COUNTER.next_serial(),
+            time,
+        };
+        pointer.motion(self, focus, &event);
+        pointer.frame(self);
+    }
+
+    pub(crate) fn pointer_leave(&mut self, id: WindowId) {
+        if self.input.pointer != Some(id) {
+            return;
+        }
+        self.input.pointer = None;
+        let Some(pointer) = self.wayland.seat.get_pointer() else {
+            return;
+        };
+        let event = MotionEvent {
+            location: pointer.current_location(),
+            serial: SERIAL_COUNTER.next_serial(),
+            time: self.now_ms(),
+        };
+        pointer.motion(self, None, &event);
+        pointer.frame(self);
+    }
+
+    pub(crate) fn pointer_button(&mut self, button: u32, state: Press, time: u32) {
+        let Some(pointer) = self.wayland.seat.get_pointer() else {
+            return;
+        };
+        let state = if pressed(state) {
+            ButtonState::Pressed
+        } else {
+            ButtonState::Released
+        };
+        let event = ButtonEvent {
+            serial: SERIAL_COUNTER.next_serial(),
+            time,
+            button,
+            state,
+        };
+        pointer.button(self, &event);
+        pointer.frame(self);
+    }
+
+    pub(crate) fn pointer_axis(&mut self, horizontal: f64, vertical: f64, time: u32) {
+        let Some(pointer) = self.wayland.seat.get_pointer() else {
+            return;
+        };
+        let mut frame = AxisFrame::new(time).source(AxisSource::Wheel);
+        if horizontal != 0.0 {
+            frame = frame.value(Axis::Horizontal, horizontal);
+        }
+        if vertical != 0.0 {
+            frame = frame.value(Axis::Vertical, vertical);
+        }
+        pointer.axis(self, frame);
+        pointer.frame(self);
+    }
+
+    pub(crate) fn focus(&mut self, id: Option<WindowId>) {
+        let Some(keyboard) = self.wayland.seat.get_keyboard() else {
+            return;
+        };
+        let surface = id
+            .and_then(|id| self.windows.get(id))
+            .map(|w| w.shell.wl_surface().clone());
+        if id.is_some() && surface.is_none() {
+            tracing::debug!(?id, "focus for an unknown window");
+        }
+        self.input.focused = id.filter(|_| surface.is_some());
+        keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
+    }
+
+    pub(crate) fn key(&mut self, key: u32, state: Press, time: u32) {
+        let Some(keyboard) = self.wayland.seat.get_keyboard() else {
+            return;
+        };
+        if self.input.focused.is_none() {
+            tracing::debug!(key, "key without a focused window dropped");
+            return;
+        }
+        let state = if pressed(state) {
+            KeyState::Pressed
+        } else {
+            KeyState::Released
+        };
+        let Some(code) = key.checked_add(EVDEV_XKB_OFFSET) else {
+            tracing::warn!(key, "key code out of range");
+            return;
+        };
+        keyboard.input::<(), _>(
+            self,
+            code.into(),
+            state,
+            SERIAL_COUNTER.next_serial(),
+            time,
+            |_, _, _| FilterResult::Forward,
+        );
+    }
+
+    pub(crate) fn modifiers(&mut self, depressed: u32, latched: u32, locked: u32) {
+        if let Some(keyboard) = self.wayland.seat.get_keyboard() {
+            keyboard.set_modifier_state(modifiers_from_masks(depressed, latched, locked));
+        }
+    }
+
+    pub(crate) fn keymap(&mut self, keymap: String) {
+        let Some(keyboard) = self.wayland.seat.get_keyboard() else {
+            return;
+        };
+        if let Err(err) = keyboard.set_keymap_from_string(self, keymap) {
+            tracing::warn!(%err, "dom0's keymap does not compile; keeping the old one");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modifiers_from_masks;
+
+    #[test]
+    fn masks_map_to_modifiers() {
+        let m = modifiers_from_masks(1 | 4, 0, 2);
+        assert!(m.shift && m.ctrl && m.caps_lock);
+        assert!(!m.alt && !m.logo && !m.num_lock);
+    }
+}

@@ -1,0 +1,237 @@
+//! The agent's state, split by concern: the Wayland globals, the window model and the
+//! dom0 link borrow separately.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use smithay::backend::renderer::pixman::PixmanRenderer;
+use smithay::input::{Seat, SeatState};
+use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
+use smithay::reexports::calloop::{LoopHandle, LoopSignal};
+use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::protocol::wl_callback::WlCallback;
+use smithay::reexports::wayland_server::{DisplayHandle, Resource};
+use smithay::utils::Transform;
+use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::selection::data_device::DataDeviceState;
+use smithay::wayland::shell::xdg::XdgShellState;
+use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
+use smithay::wayland::shm::ShmState;
+use smithay::wayland::viewporter::ViewporterState;
+
+use crate::input::InputState;
+use crate::link::{AgentMessage, DomLink, OutputInfo};
+use crate::window::Windows;
+
+/// Repeat rate (keys per second) and delay (ms) the qube's clients are told.
+const KEY_REPEAT: (i32, i32) = (25, 600);
+
+/// The smithay protocol states: one field per global.
+#[derive(Debug)]
+pub struct WaylandState {
+    /// The display, for creating globals and flushing.
+    pub display: DisplayHandle,
+    /// wl_compositor and wl_subcompositor.
+    pub compositor: CompositorState,
+    /// xdg_wm_base.
+    pub xdg_shell: XdgShellState,
+    /// zxdg_decoration_manager_v1.
+    pub xdg_decoration: XdgDecorationState,
+    /// wl_shm.
+    pub shm: ShmState,
+    /// wl_seat bookkeeping.
+    pub seat_state: SeatState<Agent>,
+    /// The one seat (keyboard and pointer driven by dom0).
+    pub seat: Seat<Agent>,
+    /// wl_data_device_manager: the qube's own clipboard.
+    pub data_device: DataDeviceState,
+    /// wp_viewporter.
+    pub viewporter: ViewporterState,
+    /// wl_output bookkeeping.
+    pub output_manager: OutputManagerState,
+    /// The one output, sized by dom0.
+    pub output: Output,
+}
+
+/// Everything the event loop hands to callbacks.
+#[derive(Debug)]
+pub struct Agent {
+    /// Wayland globals.
+    pub wayland: WaylandState,
+    /// The windows and the arena.
+    pub windows: Windows,
+    /// Flattens windows into images.
+    pub renderer: PixmanRenderer,
+    /// The connection to dom0.
+    pub link: Box<dyn DomLink>,
+    /// The screen dom0 shows windows on.
+    pub output_info: OutputInfo,
+    /// Focus and pointer window, as dom0 said.
+    pub input: InputState,
+    /// Frame callbacks of commits that changed nothing, sent by a short timer.
+    pub idle_callbacks: Vec<WlCallback>,
+    /// True while the idle-callback timer is armed.
+    pub idle_timer_armed: bool,
+    /// The event loop, for timers.
+    pub loop_handle: LoopHandle<'static, Agent>,
+    /// Stops the event loop.
+    pub loop_signal: LoopSignal,
+    /// Clock for frame callbacks.
+    pub start: Instant,
+    /// Set once the dom0 link failed; the loop then stops.
+    pub link_failed: bool,
+}
+
+impl Agent {
+    /// Creates every global on `display`.
+    pub fn new(
+        display: DisplayHandle,
+        link: Box<dyn DomLink>,
+        renderer: PixmanRenderer,
+        loop_handle: LoopHandle<'static, Agent>,
+        loop_signal: LoopSignal,
+    ) -> Result<Self, smithay::input::keyboard::Error> {
+        let dh = &display;
+        let compositor = CompositorState::new::<Agent>(dh);
+        let xdg_shell = XdgShellState::new::<Agent>(dh);
+        let xdg_decoration = XdgDecorationState::new::<Agent>(dh);
+        let shm = ShmState::new::<Agent>(dh, Vec::new());
+        let data_device = DataDeviceState::new::<Agent>(dh);
+        let viewporter = ViewporterState::new::<Agent>(dh);
+        let output_manager = OutputManagerState::new();
+        let mut seat_state = SeatState::new();
+        let mut seat = seat_state.new_wl_seat(dh, "seat0");
+        seat.add_keyboard(Default::default(), KEY_REPEAT.1, KEY_REPEAT.0)?;
+        seat.add_pointer();
+
+        let output = Output::new(
+            "bulkhead".to_owned(),
+            PhysicalProperties {
+                size: (0, 0).into(),
+                subpixel: Subpixel::Unknown,
+                make: "Bulkhead".to_owned(),
+                model: "dom0".to_owned(),
+            },
+        );
+        let _global = output.create_global::<Agent>(dh);
+        let output_info = OutputInfo::default();
+        apply_output(&output, output_info);
+
+        let arena_len = link.arena_len();
+        Ok(Agent {
+            wayland: WaylandState {
+                display: display.clone(),
+                compositor,
+                xdg_shell,
+                xdg_decoration,
+                shm,
+                seat_state,
+                seat,
+                data_device,
+                viewporter,
+                output_manager,
+                output,
+            },
+            windows: Windows::new(arena_len),
+            renderer,
+            link,
+            output_info,
+            input: InputState::default(),
+            idle_callbacks: Vec::new(),
+            idle_timer_armed: false,
+            loop_handle,
+            loop_signal,
+            start: Instant::now(),
+            link_failed: false,
+        })
+    }
+
+    /// Sends a message to dom0; a failure stops the agent (dom0 is gone).
+    pub fn send(&mut self, message: AgentMessage) {
+        if self.link_failed {
+            return;
+        }
+        tracing::trace!(?message, "to dom0");
+        if let Err(err) = self.link.send(message) {
+            tracing::warn!(%err, "dom0 link failed, stopping");
+            self.link_failed = true;
+            self.loop_signal.stop();
+        }
+    }
+
+    /// Milliseconds since the agent started, for frame callbacks.
+    pub fn now_ms(&self) -> u32 {
+        u32::try_from(self.start.elapsed().as_millis() % (1 << 32)).unwrap_or(0)
+    }
+
+    /// Sends `done` to frame callbacks.
+    pub fn fire_callbacks(&self, callbacks: Vec<WlCallback>) {
+        let time = self.now_ms();
+        for callback in callbacks {
+            if callback.is_alive() {
+                callback.done(time);
+            }
+        }
+    }
+
+    /// The output changed (dom0's handshake or a screen change).
+    pub fn set_output(&mut self, info: OutputInfo) {
+        let info = OutputInfo {
+            width: info.width.max(1),
+            height: info.height.max(1),
+            scale: info.scale.clamp(1, 8),
+        };
+        if info == self.output_info {
+            return;
+        }
+        tracing::info!(?info, "output changed");
+        self.output_info = info;
+        apply_output(&self.wayland.output, info);
+        for id in self.windows.ids() {
+            if let Some(window) = self.windows.get_mut(id) {
+                window.dirty = true;
+            }
+        }
+    }
+}
+
+fn apply_output(output: &Output, info: OutputInfo) {
+    let mode = Mode {
+        size: (
+            i32::try_from(info.width).unwrap_or(i32::MAX),
+            i32::try_from(info.height).unwrap_or(i32::MAX),
+        )
+            .into(),
+        refresh: 60_000,
+    };
+    output.change_current_state(
+        Some(mode),
+        Some(Transform::Normal),
+        Some(Scale::Integer(i32::try_from(info.scale).unwrap_or(1))),
+        Some((0, 0).into()),
+    );
+    output.set_preferred(mode);
+}
+
+/// Per-client data smithay needs.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    /// wl_compositor's per-client state.
+    pub compositor: CompositorClientState,
+}
+
+impl ClientData for ClientState {
+    fn initialized(&self, client_id: ClientId) {
+        tracing::debug!(?client_id, "client connected");
+    }
+
+    fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
+        tracing::debug!(?client_id, ?reason, "client disconnected");
+    }
+}
+
+/// A new client's data.
+pub fn client_data() -> Arc<ClientState> {
+    Arc::new(ClientState::default())
+}

@@ -1,0 +1,179 @@
+//! The qube's windows as dom0 sees them: one per xdg_toplevel and one per xdg_popup.
+//!
+//! [`Windows`] maps Wayland surfaces to dom0 window ids, owns the arena allocator and every
+//! window's flattened canvas and frame pacer. The Wayland handlers create and destroy
+//! entries; [`frame`] turns dirty windows into frames for dom0.
+
+pub mod canvas;
+pub mod copy;
+pub mod frame;
+pub mod pacing;
+
+use std::collections::HashMap;
+
+use smithay::reexports::wayland_server::Resource;
+use smithay::reexports::wayland_server::backend::ObjectId;
+use smithay::reexports::wayland_server::protocol::wl_callback::WlCallback;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::wayland::shell::xdg::{PopupSurface, ToplevelSurface};
+
+use crate::arena::ArenaAllocator;
+use crate::link::{PixelRect, WindowId};
+use canvas::Canvas;
+use pacing::FramePacer;
+
+/// Most windows one qube may have at once (the wire contract's limit).
+pub const MAX_WINDOWS: usize = 4096;
+
+/// The xdg role behind a window.
+#[derive(Debug, Clone)]
+pub enum Shell {
+    /// An xdg_toplevel.
+    Toplevel(ToplevelSurface),
+    /// An xdg_popup.
+    Popup(PopupSurface),
+}
+
+impl Shell {
+    /// The root surface of the window's tree.
+    pub fn wl_surface(&self) -> &WlSurface {
+        match self {
+            Shell::Toplevel(t) => t.wl_surface(),
+            Shell::Popup(p) => p.wl_surface(),
+        }
+    }
+}
+
+/// What the agent last told dom0 about a toplevel, to send only changes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Announced {
+    /// Last title sent.
+    pub title: Option<String>,
+    /// Last app id sent.
+    pub app_id: Option<String>,
+    /// Last size hints sent (min, max).
+    pub size_hints: Option<((u32, u32), (u32, u32))>,
+}
+
+/// One dom0 window.
+#[derive(Debug)]
+pub struct Window {
+    /// Its dom0 id.
+    pub id: WindowId,
+    /// Toplevel or popup.
+    pub shell: Shell,
+    /// Its flattened content, once it has a size.
+    pub canvas: Option<Canvas>,
+    /// Its buffers in the arena and in-flight frame.
+    pub pacer: FramePacer,
+    /// Damage of the last frame sent, for the buffer written next (buffer age 2).
+    pub prev_damage: Vec<PixelRect>,
+    /// A commit happened since the last render.
+    pub dirty: bool,
+    /// dom0 was told to show it.
+    pub mapped: bool,
+    /// Frame callbacks of the frame in flight: sent at dom0's frame-done.
+    pub callbacks: Vec<WlCallback>,
+    /// What dom0 already knows.
+    pub announced: Announced,
+}
+
+/// Every window of the qube.
+#[derive(Debug)]
+pub struct Windows {
+    by_id: HashMap<WindowId, Window>,
+    by_surface: HashMap<ObjectId, WindowId>,
+    last_id: u32,
+    /// The arena's free space.
+    pub arena: ArenaAllocator,
+}
+
+impl Windows {
+    /// No windows, over an arena of `arena_len` bytes.
+    pub fn new(arena_len: u64) -> Self {
+        Windows {
+            by_id: HashMap::new(),
+            by_surface: HashMap::new(),
+            last_id: 0,
+            arena: ArenaAllocator::new(arena_len),
+        }
+    }
+
+    /// Registers a window for `shell`; `None` if the qube has [`MAX_WINDOWS`] already.
+    ///
+    /// Ids count up and skip live ones, so a recently destroyed id is not reused soon
+    /// (stale dom0 events for it then match nothing).
+    pub fn insert(&mut self, shell: Shell) -> Option<WindowId> {
+        if self.by_id.len() >= MAX_WINDOWS {
+            return None;
+        }
+        let id = loop {
+            self.last_id = self.last_id.checked_add(1).unwrap_or(1);
+            let id = WindowId(self.last_id);
+            if !self.by_id.contains_key(&id) {
+                break id;
+            }
+        };
+        self.by_surface.insert(shell.wl_surface().id(), id);
+        self.by_id.insert(
+            id,
+            Window {
+                id,
+                shell,
+                canvas: None,
+                pacer: FramePacer::new(),
+                prev_damage: Vec::new(),
+                dirty: false,
+                mapped: false,
+                callbacks: Vec::new(),
+                announced: Announced::default(),
+            },
+        );
+        Some(id)
+    }
+
+    /// Forgets a window and frees its buffers. The caller tells dom0 first.
+    pub fn remove(&mut self, id: WindowId) -> Option<Window> {
+        let mut window = self.by_id.remove(&id)?;
+        self.by_surface.remove(&window.shell.wl_surface().id());
+        window.pacer.release(&mut self.arena);
+        Some(window)
+    }
+
+    /// The window whose root surface is `surface`.
+    pub fn id_of(&self, surface: &WlSurface) -> Option<WindowId> {
+        self.by_surface.get(&surface.id()).copied()
+    }
+
+    /// A window by id.
+    pub fn get(&self, id: WindowId) -> Option<&Window> {
+        self.by_id.get(&id)
+    }
+
+    /// A window by id, mutably.
+    pub fn get_mut(&mut self, id: WindowId) -> Option<&mut Window> {
+        self.by_id.get_mut(&id)
+    }
+
+    /// Window and allocator together (for starting a frame).
+    pub fn get_with_arena(&mut self, id: WindowId) -> Option<(&mut Window, &mut ArenaAllocator)> {
+        self.by_id.get_mut(&id).map(|w| (w, &mut self.arena))
+    }
+
+    /// Every window id, in id order.
+    pub fn ids(&self) -> Vec<WindowId> {
+        let mut ids: Vec<_> = self.by_id.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Number of windows.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True if there is no window.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}

@@ -1,5 +1,19 @@
-//! The dom0 compositor: one handler per qube connection (validate, then act), window
-//! management, trust borders drawn outside guest pixels, focus-only input routing and the
-//! mediated clipboard. Built by the frame-path and trust issues; today this crate holds
-//! nothing else.
+//! The dom0 compositor of Bulkhead: the window model of every qube's windows, trust frames
+//! drawn outside guest pixels, rendering with smithay's pixman renderer, the backends
+//! (headless, nested winit) and the dom0 control socket.
+//!
+//! Layout (STYLE.md: decide in pure functions, act in a thin shell):
+//! - [`desktop`]: the pure model (qubes, windows, stacking, focus, placement, layout math);
+//! - [`render`]: turns the model into smithay render elements (frames, titles, content);
+//! - [`backend`]: where frames go (`Headless` offscreen image, `Winit` nested window);
+//! - [`control`]: the control socket's request/response types and server;
+//! - [`state`]: `State { backend, dom0 }`, the split state the event loop drives.
 #![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod cli;
+pub mod control;
+pub mod desktop;
+pub mod input;
+pub mod render;
+pub mod state;

@@ -1,0 +1,207 @@
+//! The dom0 control socket: line-delimited JSON for dom0's own tools and the tests.
+//!
+//! One request per line, one response line per request:
+//!
+//! ```text
+//! → {"cmd":"list-windows"}
+//! ← {"ok":true,"windows":[{"id":1,"qube":"work","label":"blue","title":"…",…}]}
+//! → {"cmd":"screenshot","path":"/abs/shot.png"}
+//! ← {"ok":true,"screenshot":{"path":"/abs/shot.png","width":1280,"height":800}}
+//! → {"cmd":"qubes"}
+//! ← {"ok":true,"qubes":[{"name":"work","label":"blue","windows":1}]}
+//! → nonsense
+//! ← {"ok":false,"error":"bad request: …"}
+//! ```
+//!
+//! The socket is created with mode 0600 in a 0700 directory: only dom0's user may connect.
+//! Requests never crash the compositor; a bad one gets an error response.
+
+pub mod server;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::desktop::{Desktop, Rect, WindowKind};
+
+/// Longest request line, in bytes.
+pub const MAX_REQUEST_LINE: usize = 64 * 1024;
+
+/// A request to the compositor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    /// Every window, bottom to top.
+    ListWindows,
+    /// Renders now and writes a PNG to an absolute `path`.
+    Screenshot {
+        /// Absolute path of the PNG to write.
+        path: PathBuf,
+    },
+    /// The qubes dom0 knows.
+    Qubes,
+}
+
+/// One window as the control socket reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowInfo {
+    /// dom0's window handle.
+    pub id: u64,
+    /// The owning qube's name.
+    pub qube: String,
+    /// Its label (`"blue"`, …): the frame colour.
+    pub label: String,
+    /// `"toplevel"` or `"popup"`.
+    pub kind: String,
+    /// A popup's parent.
+    pub parent: Option<u64>,
+    /// The sanitised title.
+    pub title: String,
+    /// The sanitised app id.
+    pub app_id: String,
+    /// Where the guest's pixels are.
+    pub geometry: Rect,
+    /// The whole window with dom0's frame.
+    pub frame: Rect,
+    /// Mapped by its qube.
+    pub mapped: bool,
+    /// Mapped and every ancestor mapped: on screen.
+    pub visible: bool,
+    /// Has the keyboard focus.
+    pub focused: bool,
+}
+
+/// One qube as the control socket reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QubeInfo {
+    /// Its name.
+    pub name: String,
+    /// Its label.
+    pub label: String,
+    /// How many windows it has.
+    pub windows: usize,
+}
+
+/// Where a screenshot went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenshotInfo {
+    /// The PNG written.
+    pub path: PathBuf,
+    /// Its width.
+    pub width: i32,
+    /// Its height.
+    pub height: i32,
+}
+
+/// The answer to one request: `ok` plus the field for that request, or `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `list-windows`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Vec<WindowInfo>>,
+    /// For `qubes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qubes: Option<Vec<QubeInfo>>,
+    /// For `screenshot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<ScreenshotInfo>,
+}
+
+impl Response {
+    /// A failure.
+    pub fn error(msg: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            error: Some(msg.into()),
+            ..Response::default()
+        }
+    }
+}
+
+/// Parses one request line (without its newline).
+pub fn parse_request(line: &[u8]) -> Result<Request, Response> {
+    let text = std::str::from_utf8(line).map_err(|_| Response::error("bad request: not UTF-8"))?;
+    serde_json::from_str(text.trim()).map_err(|e| Response::error(format!("bad request: {e}")))
+}
+
+/// Every window, bottom to top.
+pub fn list_windows(desktop: &Desktop) -> Vec<WindowInfo> {
+    desktop
+        .stack()
+        .filter_map(|w| {
+            let q = desktop.qube(w.qube())?;
+            let frame = desktop.frame(w.id())?;
+            let (kind, parent) = match w.kind() {
+                WindowKind::Toplevel => ("toplevel", None),
+                WindowKind::Popup { parent, .. } => ("popup", Some(parent.0)),
+            };
+            Some(WindowInfo {
+                id: w.id().0,
+                qube: q.name.to_string(),
+                label: q.label.to_string(),
+                kind: kind.to_owned(),
+                parent,
+                title: w.title().to_owned(),
+                app_id: w.app_id().to_owned(),
+                geometry: frame.content,
+                frame: frame.outer,
+                mapped: w.is_mapped(),
+                visible: desktop.is_visible(w.id()),
+                focused: desktop.focused() == Some(w.id()),
+            })
+        })
+        .collect()
+}
+
+/// The qubes dom0 knows.
+pub fn list_qubes(desktop: &Desktop) -> Vec<QubeInfo> {
+    desktop
+        .qubes()
+        .map(|(_, q)| QubeInfo {
+            name: q.name.to_string(),
+            label: q.label.to_string(),
+            windows: q.window_count(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse() {
+        assert_eq!(
+            parse_request(br#"{"cmd":"list-windows"}"#),
+            Ok(Request::ListWindows)
+        );
+        assert_eq!(parse_request(br#" {"cmd":"qubes"} "#), Ok(Request::Qubes));
+        assert_eq!(
+            parse_request(br#"{"cmd":"screenshot","path":"/tmp/x.png"}"#),
+            Ok(Request::Screenshot {
+                path: "/tmp/x.png".into()
+            })
+        );
+        for bad in [
+            &b"nonsense"[..],
+            b"",
+            b"{}",
+            br#"{"cmd":"reboot"}"#,
+            b"\xff",
+        ] {
+            let r = parse_request(bad).unwrap_err();
+            assert!(!r.ok && r.error.is_some());
+        }
+    }
+
+    #[test]
+    fn responses_serialise_compactly() {
+        let r = serde_json::to_string(&Response::error("nope")).unwrap();
+        assert_eq!(r, r#"{"ok":false,"error":"nope"}"#);
+    }
+}

@@ -1,0 +1,420 @@
+//! Layout math as pure functions: rectangles, the trust frame around a window, where new
+//! toplevels go, and how popups and moved windows are kept on screen.
+//!
+//! Coordinates are output pixels (logical = physical for now), origin top-left, `x` right,
+//! `y` down. A window's *content* rectangle is where the guest's pixels go; the frame (border
+//! and, for toplevels, the title bar) lies entirely **outside** it.
+
+use serde::{Deserialize, Serialize};
+
+/// A point in output coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Point {
+    /// Horizontal, growing to the right.
+    pub x: i32,
+    /// Vertical, growing downwards.
+    pub y: i32,
+}
+
+impl Point {
+    /// A point from its coordinates.
+    pub const fn new(x: i32, y: i32) -> Point {
+        Point { x, y }
+    }
+}
+
+/// A size in pixels; both sides are positive for anything drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Size {
+    /// Width.
+    pub w: i32,
+    /// Height.
+    pub h: i32,
+}
+
+impl Size {
+    /// A size from its sides.
+    pub const fn new(w: i32, h: i32) -> Size {
+        Size { w, h }
+    }
+}
+
+/// An axis-aligned rectangle; empty when either side is `<= 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Rect {
+    /// Left edge.
+    pub x: i32,
+    /// Top edge.
+    pub y: i32,
+    /// Width.
+    pub w: i32,
+    /// Height.
+    pub h: i32,
+}
+
+impl Rect {
+    /// A rectangle from its top-left corner and size.
+    pub const fn new(x: i32, y: i32, w: i32, h: i32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    /// A rectangle at `loc` of `size`.
+    pub const fn from_parts(loc: Point, size: Size) -> Rect {
+        Rect::new(loc.x, loc.y, size.w, size.h)
+    }
+
+    /// The top-left corner.
+    pub const fn loc(&self) -> Point {
+        Point::new(self.x, self.y)
+    }
+
+    /// The size.
+    pub const fn size(&self) -> Size {
+        Size::new(self.w, self.h)
+    }
+
+    /// One past the right edge (in `i64`, so no sum can overflow).
+    pub fn right(&self) -> i64 {
+        i64::from(self.x) + i64::from(self.w)
+    }
+
+    /// One past the bottom edge.
+    pub fn bottom(&self) -> i64 {
+        i64::from(self.y) + i64::from(self.h)
+    }
+
+    /// Whether the rectangle covers no pixel.
+    pub const fn is_empty(&self) -> bool {
+        self.w <= 0 || self.h <= 0
+    }
+
+    /// Whether `p` is inside.
+    pub fn contains(&self, p: Point) -> bool {
+        !self.is_empty()
+            && p.x >= self.x
+            && p.y >= self.y
+            && i64::from(p.x) < self.right()
+            && i64::from(p.y) < self.bottom()
+    }
+
+    /// Whether `other` lies entirely inside `self` (an empty `other` always does).
+    pub fn contains_rect(&self, other: &Rect) -> bool {
+        other.is_empty()
+            || (other.x >= self.x
+                && other.y >= self.y
+                && other.right() <= self.right()
+                && other.bottom() <= self.bottom())
+    }
+
+    /// Whether the two share at least one pixel.
+    pub fn overlaps(&self, other: &Rect) -> bool {
+        !self.is_empty()
+            && !other.is_empty()
+            && i64::from(self.x) < other.right()
+            && i64::from(other.x) < self.right()
+            && i64::from(self.y) < other.bottom()
+            && i64::from(other.y) < self.bottom()
+    }
+}
+
+/// Sizes of the trust frame, from the theme (all in pixels, all `>= 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameStyle {
+    /// Border width around toplevels.
+    pub border: i32,
+    /// Border width around popups.
+    pub popup_border: i32,
+    /// Height of a toplevel's title bar.
+    pub title_height: i32,
+}
+
+impl FrameStyle {
+    /// The sizes of `theme`.
+    pub fn from_theme(theme: &bulkhead_border_theme::Theme) -> FrameStyle {
+        // The theme keeps these within small ranges (at most 96 px).
+        let px = |v: u32| i32::try_from(v).unwrap_or(i32::MAX).max(1);
+        FrameStyle {
+            border: px(theme.border_width()),
+            popup_border: px(theme.popup_border_width()),
+            title_height: px(theme.title_height()),
+        }
+    }
+
+    /// Extra pixels the frame adds around the content: (left, top, right, bottom).
+    pub const fn insets(&self, kind: FrameKind) -> Insets {
+        match kind {
+            FrameKind::Toplevel => Insets {
+                left: self.border,
+                top: self.border + self.title_height,
+                right: self.border,
+                bottom: self.border,
+            },
+            FrameKind::Popup => Insets {
+                left: self.popup_border,
+                top: self.popup_border,
+                right: self.popup_border,
+                bottom: self.popup_border,
+            },
+        }
+    }
+}
+
+impl Default for FrameStyle {
+    fn default() -> FrameStyle {
+        FrameStyle::from_theme(&bulkhead_border_theme::Theme::default())
+    }
+}
+
+/// Whether a frame has a title bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// Border and title bar.
+    Toplevel,
+    /// Border only (thinner).
+    Popup,
+}
+
+/// How far a frame reaches beyond the content on each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Insets {
+    /// Left.
+    pub left: i32,
+    /// Top (border plus title bar for toplevels).
+    pub top: i32,
+    /// Right.
+    pub right: i32,
+    /// Bottom.
+    pub bottom: i32,
+}
+
+impl Insets {
+    /// Horizontal total.
+    pub const fn horizontal(&self) -> i32 {
+        self.left + self.right
+    }
+
+    /// Vertical total.
+    pub const fn vertical(&self) -> i32 {
+        self.top + self.bottom
+    }
+}
+
+/// Where everything of one window is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameGeometry {
+    /// The whole window: frame plus content.
+    pub outer: Rect,
+    /// Top, bottom, left, right border strips (in the label colour).
+    pub borders: [Rect; 4],
+    /// The title bar, for toplevels: between the top border and the content.
+    pub title_bar: Option<Rect>,
+    /// The guest's pixels.
+    pub content: Rect,
+}
+
+impl FrameGeometry {
+    /// Every rectangle dom0 paints in the label colour.
+    pub fn decorations(&self) -> impl Iterator<Item = Rect> + '_ {
+        self.borders.iter().copied().chain(self.title_bar)
+    }
+}
+
+/// The frame around `content`: borders and title bar all outside the content.
+///
+/// ```text
+/// ┌──────────── top border ────────────┐
+/// │┌─────────── title bar ────────────┐│
+/// ││ [qube] title                     ││
+/// │├──────────────────────────────────┤│
+/// ││            content               ││
+/// │└──────────────────────────────────┘│
+/// └─────────── bottom border ──────────┘
+/// ```
+pub fn frame_geometry(content: Rect, kind: FrameKind, style: &FrameStyle) -> FrameGeometry {
+    let i = style.insets(kind);
+    let outer = Rect::new(
+        content.x.saturating_sub(i.left),
+        content.y.saturating_sub(i.top),
+        content.w.saturating_add(i.horizontal()),
+        content.h.saturating_add(i.vertical()),
+    );
+    let (top_border, title_bar) = match kind {
+        FrameKind::Toplevel => (
+            style.border,
+            Some(Rect::new(
+                content.x,
+                outer.y + style.border,
+                content.w,
+                style.title_height,
+            )),
+        ),
+        FrameKind::Popup => (style.popup_border, None),
+    };
+    // Left and right strips run from below the top border to above the bottom border, beside
+    // the title bar and the content.
+    let side_top = outer.y + top_border;
+    let side_h = content.h.saturating_add(i.top - top_border);
+    let borders = [
+        Rect::new(outer.x, outer.y, outer.w, top_border),
+        Rect::new(
+            outer.x,
+            content.y.saturating_add(content.h),
+            outer.w,
+            i.bottom,
+        ),
+        Rect::new(outer.x, side_top, i.left, side_h),
+        Rect::new(
+            content.x.saturating_add(content.w),
+            side_top,
+            i.right,
+            side_h,
+        ),
+    ];
+    FrameGeometry {
+        outer,
+        borders,
+        title_bar,
+        content,
+    }
+}
+
+/// The largest content size whose frame fits in `output`.
+pub fn max_content_size(output: Size, kind: FrameKind, style: &FrameStyle) -> Size {
+    let i = style.insets(kind);
+    Size::new(
+        (output.w - i.horizontal()).max(1),
+        (output.h - i.vertical()).max(1),
+    )
+}
+
+/// `size` cut to what fits on `output` with its frame (and at least 1×1).
+pub fn clamp_content_size(size: Size, output: Size, kind: FrameKind, style: &FrameStyle) -> Size {
+    let max = max_content_size(output, kind, style);
+    Size::new(size.w.clamp(1, max.w), size.h.clamp(1, max.h))
+}
+
+/// The content origin closest to `wanted` such that the whole frame is on `output`.
+///
+/// `size` must already fit ([`clamp_content_size`]); if it does not, the frame's top-left
+/// corner wins (the title bar and qube name stay visible).
+pub fn clamp_content_origin(
+    wanted: Point,
+    size: Size,
+    output: Size,
+    kind: FrameKind,
+    style: &FrameStyle,
+) -> Point {
+    let i = style.insets(kind);
+    let clamp_axis = |want: i32, len: i32, before: i32, after: i32, out: i32| -> i32 {
+        let min = before;
+        let max = (out - after - len).max(min);
+        want.clamp(min, max)
+    };
+    Point::new(
+        clamp_axis(wanted.x, size.w, i.left, i.right, output.w),
+        clamp_axis(wanted.y, size.h, i.top, i.bottom, output.h),
+    )
+}
+
+/// Distance between successive cascaded toplevels.
+pub const CASCADE_STEP: i32 = 32;
+/// Where the cascade starts (the frame's top-left corner).
+pub const CASCADE_START: Point = Point::new(48, 48);
+
+/// The content origin of the `n`th new toplevel: a diagonal cascade from [`CASCADE_START`]
+/// that restarts at the top-left whenever the next step would leave the output, so that
+/// the whole frame is always on screen.
+pub fn cascade_origin(n: u32, size: Size, output: Size, style: &FrameStyle) -> Point {
+    let i = style.insets(FrameKind::Toplevel);
+    let outer = Size::new(size.w + i.horizontal(), size.h + i.vertical());
+    let room_x = i64::from(output.w) - i64::from(outer.w) - i64::from(CASCADE_START.x);
+    let room_y = i64::from(output.h) - i64::from(outer.h) - i64::from(CASCADE_START.y);
+    let steps = room_x.min(room_y) / i64::from(CASCADE_STEP) + 1;
+    let k = if steps <= 0 { 0 } else { i64::from(n) % steps };
+    let offset = i32::try_from(k * i64::from(CASCADE_STEP)).unwrap_or(0);
+    let wanted = Point::new(
+        CASCADE_START.x + offset + i.left,
+        CASCADE_START.y + offset + i.top,
+    );
+    clamp_content_origin(wanted, size, output, FrameKind::Toplevel, style)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STYLE: FrameStyle = FrameStyle {
+        border: 3,
+        popup_border: 2,
+        title_height: 24,
+    };
+
+    #[test]
+    fn toplevel_frame_is_outside_the_content() {
+        let content = Rect::new(100, 200, 640, 480);
+        let g = frame_geometry(content, FrameKind::Toplevel, &STYLE);
+        assert_eq!(g.outer, Rect::new(97, 173, 646, 510));
+        assert_eq!(g.title_bar, Some(Rect::new(100, 176, 640, 24)));
+        assert_eq!(g.borders[0], Rect::new(97, 173, 646, 3));
+        assert_eq!(g.borders[1], Rect::new(97, 680, 646, 3));
+        assert_eq!(g.borders[2], Rect::new(97, 176, 3, 504));
+        assert_eq!(g.borders[3], Rect::new(740, 176, 3, 504));
+        for d in g.decorations() {
+            assert!(!d.overlaps(&content), "{d:?}");
+            assert!(g.outer.contains_rect(&d));
+        }
+        // The decorations and the content tile the outer rectangle exactly.
+        let area = |r: Rect| i64::from(r.w) * i64::from(r.h);
+        let sum: i64 = g.decorations().map(area).sum::<i64>() + area(content);
+        assert_eq!(sum, area(g.outer));
+    }
+
+    #[test]
+    fn popup_frame_has_no_title_bar() {
+        let g = frame_geometry(Rect::new(10, 10, 5, 5), FrameKind::Popup, &STYLE);
+        assert_eq!(g.title_bar, None);
+        assert_eq!(g.outer, Rect::new(8, 8, 9, 9));
+        assert_eq!(g.borders[2], Rect::new(8, 10, 2, 5));
+    }
+
+    #[test]
+    fn cascade_stays_on_screen_and_wraps() {
+        let out = Size::new(1280, 800);
+        let size = Size::new(400, 300);
+        let first = cascade_origin(0, size, out, &STYLE);
+        assert_eq!(first, Point::new(48 + 3, 48 + 27));
+        assert_eq!(cascade_origin(1, size, out, &STYLE), Point::new(83, 107));
+        for n in 0..100 {
+            let p = cascade_origin(n, size, out, &STYLE);
+            let g = frame_geometry(Rect::from_parts(p, size), FrameKind::Toplevel, &STYLE);
+            assert!(Rect::new(0, 0, 1280, 800).contains_rect(&g.outer), "n={n}");
+        }
+        // A window as large as the screen still lands fully on it.
+        let big = max_content_size(out, FrameKind::Toplevel, &STYLE);
+        let p = cascade_origin(7, big, out, &STYLE);
+        let g = frame_geometry(Rect::from_parts(p, big), FrameKind::Toplevel, &STYLE);
+        assert_eq!(g.outer, Rect::new(0, 0, 1280, 800));
+    }
+
+    #[test]
+    fn clamping_keeps_the_frame_on_screen() {
+        let out = Size::new(800, 600);
+        let size = Size::new(100, 100);
+        for wanted in [
+            Point::new(-500, -500),
+            Point::new(5000, 5000),
+            Point::new(i32::MIN, i32::MAX),
+        ] {
+            let p = clamp_content_origin(wanted, size, out, FrameKind::Popup, &STYLE);
+            let g = frame_geometry(Rect::from_parts(p, size), FrameKind::Popup, &STYLE);
+            assert!(
+                Rect::new(0, 0, 800, 600).contains_rect(&g.outer),
+                "{wanted:?}"
+            );
+        }
+        assert_eq!(
+            clamp_content_size(Size::new(5000, 0), out, FrameKind::Toplevel, &STYLE),
+            Size::new(794, 1)
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! `bulkhead-compositor`: the dom0 compositor binary.
+
+use anyhow::{Context, Result};
+use bulkhead_border_theme::Theme;
+use bulkhead_compositor::backend::{Backend, Headless};
+use bulkhead_compositor::cli::{Args, BackendKind};
+use bulkhead_compositor::control::server::{ControlSocket, default_socket_path};
+use bulkhead_compositor::render::text::TitleFont;
+use bulkhead_compositor::state::{Dom0, State};
+use clap::Parser;
+use smithay::reexports::calloop::{EventLoop, LoopHandle, LoopSignal};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    let theme = match &args.theme {
+        Some(path) => Theme::load(path).with_context(|| format!("theme {}", path.display()))?,
+        None => Theme::default(),
+    };
+    let font = match &args.font {
+        Some(path) => TitleFont::load(path)?,
+        None => TitleFont::load_default()?,
+    };
+
+    let mut event_loop: EventLoop<'static, State> =
+        EventLoop::try_new().context("creating the event loop")?;
+    let handle = event_loop.handle();
+
+    let signal = event_loop.get_signal();
+    let backend = match args.backend {
+        BackendKind::Headless => Backend::Headless(Box::new(Headless::new(args.size.0)?)),
+        BackendKind::Winit => nested(&handle, signal.clone())?,
+    };
+    let mut dom0 = Dom0::new(&backend, theme, font, args.host_agents);
+    if args.host_agents {
+        tracing::warn!("agents run as host processes: this mode isolates nothing");
+    }
+    for q in &args.qubes {
+        dom0.desktop.add_qube(q.name.clone(), q.label)?;
+    }
+    let mut state = State { backend, dom0 };
+
+    let socket_path = match args.control_socket {
+        Some(p) => p,
+        None => default_socket_path()?,
+    };
+    let mut control = ControlSocket::bind(&socket_path)?;
+    control.insert(&handle)?;
+
+    ctrl_c(&handle, signal)?;
+
+    tracing::info!(qubes = args.qubes.len(), "compositor running");
+    event_loop
+        .run(None, &mut state, State::redraw_if_needed)
+        .context("event loop")?;
+    drop(control);
+    Ok(())
+}
+
+/// Stops the loop on SIGINT/SIGTERM so the control socket file is removed.
+fn ctrl_c(handle: &LoopHandle<'static, State>, signal: LoopSignal) -> Result<()> {
+    use calloop::signals::{Signal, Signals};
+    let signals = Signals::new(&[Signal::SIGINT, Signal::SIGTERM]).context("signal handler")?;
+    handle
+        .insert_source(signals, move |_, _, _| signal.stop())
+        .map_err(|e| anyhow::anyhow!("signal source: {e}"))?;
+    Ok(())
+}
+
+#[cfg(feature = "winit")]
+fn nested(handle: &LoopHandle<'static, State>, signal: LoopSignal) -> Result<Backend> {
+    use bulkhead_compositor::backend::winit::Nested;
+    use smithay::backend::winit::WinitEvent;
+
+    let (nested, events) = Nested::new().context("opening the nested window")?;
+    handle
+        .insert_source(events, move |event, _, state| match event {
+            WinitEvent::Resized { size, .. } => {
+                let size = bulkhead_compositor::desktop::Size::new(size.w, size.h);
+                if let Backend::Winit(n) = &mut state.backend {
+                    n.resized(size);
+                }
+                state.dom0.desktop.set_output_size(size);
+                state.dom0.needs_redraw = true;
+            }
+            WinitEvent::Input(input) => {
+                if bulkhead_compositor::input::handle_winit_input(
+                    &mut state.dom0,
+                    state.backend.size(),
+                    input,
+                ) {
+                    state.dom0.needs_redraw = true;
+                }
+            }
+            WinitEvent::Redraw => state.dom0.needs_redraw = true,
+            WinitEvent::CloseRequested => signal.stop(),
+            WinitEvent::Focus(_) => {}
+        })
+        .map_err(|e| anyhow::anyhow!("winit event source: {e}"))?;
+    Ok(Backend::Winit(Box::new(nested)))
+}
+
+#[cfg(not(feature = "winit"))]
+fn nested(_: &LoopHandle<'static, State>, _: LoopSignal) -> Result<Backend> {
+    anyhow::bail!("this build has no nested backend (build with the `winit` feature)")
+}

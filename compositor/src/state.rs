@@ -1,0 +1,118 @@
+//! The compositor's state, split like niri's: the backend and everything else (`Dom0`) borrow
+//! separately.
+
+use bulkhead_border_theme::Theme;
+
+use crate::backend::Backend;
+use crate::control::server::ControlHandler;
+use crate::control::{self, Request, Response, ScreenshotInfo};
+use crate::desktop::{Desktop, FrameStyle, WindowId};
+use crate::input::InputState;
+use crate::render::Scene;
+use crate::render::text::TitleFont;
+
+/// Everything the event loop drives.
+#[derive(Debug)]
+pub struct State {
+    /// Where frames go.
+    pub backend: Backend,
+    /// The model and what is drawn from it.
+    pub dom0: Dom0,
+}
+
+/// dom0's model, theme and render caches (everything but the backend).
+#[derive(Debug)]
+pub struct Dom0 {
+    /// Qubes, windows, stacking, focus.
+    pub desktop: Desktop,
+    /// Label colours and frame sizes.
+    pub theme: Theme,
+    /// Window contents, title textures and per-window render state.
+    pub scene: Scene,
+    /// Pointer position and held modifiers.
+    pub input: InputState,
+    /// Something changed since the last frame.
+    pub needs_redraw: bool,
+}
+
+impl Dom0 {
+    /// A desktop the size of `backend`'s output.
+    pub fn new(backend: &Backend, theme: Theme, font: TitleFont, host_agents: bool) -> Dom0 {
+        let desktop = Desktop::new(backend.size(), FrameStyle::from_theme(&theme));
+        Dom0 {
+            desktop,
+            theme,
+            scene: Scene::new(font, host_agents),
+            input: InputState::default(),
+            needs_redraw: true,
+        }
+    }
+
+    /// Drops the render state of windows that are gone.
+    pub fn windows_gone(&mut self, gone: &[WindowId]) {
+        self.scene.forget(gone);
+        self.needs_redraw = true;
+    }
+}
+
+impl State {
+    /// Draws a frame if anything changed.
+    pub fn redraw_if_needed(&mut self) {
+        if !self.dom0.needs_redraw {
+            return;
+        }
+        self.dom0.needs_redraw = false;
+        let d = &mut self.dom0;
+        if let Err(e) = self.backend.render(&mut d.scene, &d.desktop, &d.theme) {
+            tracing::error!(error = %e, "frame failed");
+        }
+    }
+
+    fn screenshot(&mut self, path: &std::path::Path) -> Response {
+        if !path.is_absolute() {
+            return Response::error("screenshot path must be absolute");
+        }
+        let d = &mut self.dom0;
+        let shot = match self.backend.screenshot(&mut d.scene, &d.desktop, &d.theme) {
+            Ok(s) => s,
+            Err(e) => return Response::error(format!("screenshot failed: {e}")),
+        };
+        if let Err(e) = shot.write_png(path) {
+            tracing::warn!(error = %e, "screenshot not written");
+            return Response::error(format!(
+                "{e}: {}",
+                std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ));
+        }
+        tracing::info!(path = %path.display(), "screenshot written");
+        Response {
+            ok: true,
+            screenshot: Some(ScreenshotInfo {
+                path: path.to_owned(),
+                width: shot.size.w,
+                height: shot.size.h,
+            }),
+            ..Response::default()
+        }
+    }
+}
+
+impl ControlHandler for State {
+    fn handle_control(&mut self, request: Request) -> Response {
+        match request {
+            Request::ListWindows => Response {
+                ok: true,
+                windows: Some(control::list_windows(&self.dom0.desktop)),
+                ..Response::default()
+            },
+            Request::Qubes => Response {
+                ok: true,
+                qubes: Some(control::list_qubes(&self.dom0.desktop)),
+                ..Response::default()
+            },
+            Request::Screenshot { path } => self.screenshot(&path),
+        }
+    }
+}

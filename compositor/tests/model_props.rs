@@ -1,0 +1,325 @@
+//! Property tests: random sequences of qube requests and user actions over several qubes,
+//! windows, labels and output sizes; after every step the model's invariants hold, and the
+//! security rules about focus and stacking are checked against the step that was taken.
+
+use bulkhead_border_theme::{Label, QubeName};
+use bulkhead_compositor::desktop::{
+    Desktop, FrameStyle, Point, QubeId, QubeRequest, Size, SizeHints, WindowId,
+};
+use proptest::prelude::*;
+
+const QUBES: usize = 3;
+
+/// One step: a qube's request (naming windows by index into the windows created so far, so
+/// requests also hit other qubes' and destroyed windows), or a user action.
+#[derive(Debug, Clone)]
+enum Op {
+    CreateToplevel {
+        qube: usize,
+        w: i32,
+        h: i32,
+    },
+    CreatePopup {
+        qube: usize,
+        parent: usize,
+        x: i32,
+        y: i32,
+        w: i32,
+        h: i32,
+    },
+    Map {
+        qube: usize,
+        window: usize,
+    },
+    Unmap {
+        qube: usize,
+        window: usize,
+    },
+    Destroy {
+        qube: usize,
+        window: usize,
+    },
+    Resize {
+        qube: usize,
+        window: usize,
+        w: i32,
+        h: i32,
+    },
+    SetTitle {
+        qube: usize,
+        window: usize,
+        title: String,
+    },
+    Hints {
+        qube: usize,
+        window: usize,
+        min: i32,
+        max: i32,
+    },
+    Click {
+        x: i32,
+        y: i32,
+    },
+    Drag {
+        x: i32,
+        y: i32,
+        dx: i32,
+        dy: i32,
+    },
+    FocusNext,
+    Close {
+        window: usize,
+    },
+    SetLabel {
+        qube: usize,
+        label: usize,
+    },
+    OutputSize {
+        w: i32,
+        h: i32,
+    },
+    RemoveQube {
+        qube: usize,
+    },
+}
+
+fn side() -> impl Strategy<Value = i32> {
+    prop_oneof![1..2000i32, Just(0), Just(-5), Just(20_000), Just(16384)]
+}
+
+fn coord() -> impl Strategy<Value = i32> {
+    prop_oneof![-100..1400i32, Just(i32::MIN), Just(i32::MAX)]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let q = 0..QUBES;
+    let win = 0..40usize;
+    prop_oneof![
+        4 => (q.clone(), side(), side()).prop_map(|(qube, w, h)| Op::CreateToplevel { qube, w, h }),
+        3 => (q.clone(), win.clone(), coord(), coord(), side(), side())
+            .prop_map(|(qube, parent, x, y, w, h)| Op::CreatePopup { qube, parent, x, y, w, h }),
+        4 => (q.clone(), win.clone()).prop_map(|(qube, window)| Op::Map { qube, window }),
+        1 => (q.clone(), win.clone()).prop_map(|(qube, window)| Op::Unmap { qube, window }),
+        1 => (q.clone(), win.clone()).prop_map(|(qube, window)| Op::Destroy { qube, window }),
+        1 => (q.clone(), win.clone(), side(), side())
+            .prop_map(|(qube, window, w, h)| Op::Resize { qube, window, w, h }),
+        1 => (q.clone(), win.clone(), "\\PC{0,20}")
+            .prop_map(|(qube, window, title)| Op::SetTitle { qube, window, title }),
+        1 => (q.clone(), win.clone(), side(), side())
+            .prop_map(|(qube, window, min, max)| Op::Hints { qube, window, min, max }),
+        3 => (coord(), coord()).prop_map(|(x, y)| Op::Click { x, y }),
+        2 => (coord(), coord(), coord(), coord()).prop_map(|(x, y, dx, dy)| Op::Drag { x, y, dx, dy }),
+        1 => Just(Op::FocusNext),
+        1 => win.clone().prop_map(|window| Op::Close { window }),
+        1 => (q.clone(), 0..8usize).prop_map(|(qube, label)| Op::SetLabel { qube, label }),
+        1 => (100..2000i32, 100..1500i32).prop_map(|(w, h)| Op::OutputSize { w, h }),
+        1 => q.prop_map(|qube| Op::RemoveQube { qube }),
+    ]
+}
+
+struct World {
+    d: Desktop,
+    qubes: Vec<QubeId>,
+    windows: Vec<WindowId>,
+}
+
+impl World {
+    fn new() -> World {
+        let mut d = Desktop::new(Size::new(1280, 800), FrameStyle::default());
+        let qubes = ["work", "personal", "untrusted"]
+            .iter()
+            .zip([Label::Blue, Label::Green, Label::Red])
+            .map(|(n, l)| d.add_qube(QubeName::new(n).unwrap(), l).unwrap())
+            .collect();
+        World {
+            d,
+            qubes,
+            windows: Vec::new(),
+        }
+    }
+
+    fn win(&self, i: usize) -> WindowId {
+        // Past the end: a handle that never existed.
+        self.windows
+            .get(i)
+            .copied()
+            .unwrap_or(WindowId(u64::MAX - i as u64))
+    }
+
+    fn request(&mut self, qube: usize, req: QubeRequest) {
+        let focus = self.d.focused();
+        let order: Vec<WindowId> = self.d.stack().map(|w| w.id()).collect();
+        let q = self.qubes[qube];
+        let owned = |d: &Desktop, id: WindowId| d.window(id).is_some_and(|w| w.qube() == q);
+        let target = match &req {
+            QubeRequest::CreatePopup { parent, .. } => Some(*parent),
+            QubeRequest::Map { window }
+            | QubeRequest::Unmap { window }
+            | QubeRequest::Destroy { window }
+            | QubeRequest::Resize { window, .. }
+            | QubeRequest::SetTitle { window, .. }
+            | QubeRequest::SetAppId { window, .. }
+            | QubeRequest::SizeHints { window, .. } => Some(*window),
+            QubeRequest::CreateToplevel { .. } => None,
+        };
+        let was_owned = target.is_none_or(|t| owned(&self.d, t));
+        let before = self.d.clone();
+        let result = self.d.apply(q, req);
+        if let Ok(bulkhead_compositor::desktop::RequestOutcome::Created(id)) = result {
+            self.windows.push(id);
+        }
+        if !was_owned {
+            // A request about someone else's (or no) window changes nothing at all.
+            assert!(result.is_err());
+            assert_eq!(format!("{:?}", before), format!("{:?}", self.d));
+        }
+        // A request never gives focus, and never moves a window above the focused one.
+        let now = self.d.focused();
+        assert!(
+            now.is_none() || now == focus,
+            "a request moved focus {focus:?} -> {now:?}"
+        );
+        if let Some(f) = now {
+            assert!(order.contains(&f), "focus moved to a new window");
+            let new_above: Vec<WindowId> = self
+                .d
+                .stack()
+                .map(|w| w.id())
+                .skip_while(|w| *w != f)
+                .skip(1)
+                .collect();
+            for w in new_above {
+                assert_eq!(
+                    self.d.window(w).unwrap().qube(),
+                    self.d.window(f).unwrap().qube()
+                );
+            }
+        }
+    }
+
+    fn step(&mut self, op: Op) {
+        match op {
+            Op::CreateToplevel { qube, w, h } => self.request(
+                qube,
+                QubeRequest::CreateToplevel {
+                    size: Size::new(w, h),
+                },
+            ),
+            Op::CreatePopup {
+                qube,
+                parent,
+                x,
+                y,
+                w,
+                h,
+            } => {
+                let parent = self.win(parent);
+                self.request(
+                    qube,
+                    QubeRequest::CreatePopup {
+                        parent,
+                        offset: Point::new(x, y),
+                        size: Size::new(w, h),
+                    },
+                )
+            }
+            Op::Map { qube, window } => {
+                let window = self.win(window);
+                self.request(qube, QubeRequest::Map { window })
+            }
+            Op::Unmap { qube, window } => {
+                let window = self.win(window);
+                self.request(qube, QubeRequest::Unmap { window })
+            }
+            Op::Destroy { qube, window } => {
+                let window = self.win(window);
+                self.request(qube, QubeRequest::Destroy { window })
+            }
+            Op::Resize { qube, window, w, h } => {
+                let window = self.win(window);
+                self.request(
+                    qube,
+                    QubeRequest::Resize {
+                        window,
+                        size: Size::new(w, h),
+                    },
+                )
+            }
+            Op::SetTitle {
+                qube,
+                window,
+                title,
+            } => {
+                let window = self.win(window);
+                self.request(qube, QubeRequest::SetTitle { window, title })
+            }
+            Op::Hints {
+                qube,
+                window,
+                min,
+                max,
+            } => {
+                let window = self.win(window);
+                let hints = SizeHints {
+                    min: Some(Size::new(min, min)),
+                    max: Some(Size::new(max, max)),
+                };
+                self.request(qube, QubeRequest::SizeHints { window, hints })
+            }
+            Op::Click { x, y } => {
+                self.d.click(Point::new(x, y));
+            }
+            Op::Drag { x, y, dx, dy } => {
+                if self.d.begin_move(Point::new(x, y)).is_some() {
+                    self.d
+                        .update_move(Point::new(x.saturating_add(dx), y.saturating_add(dy)));
+                    self.d.verify_invariants().unwrap();
+                    self.d.end_move();
+                }
+            }
+            Op::FocusNext => {
+                self.d.focus_next();
+            }
+            Op::Close { window } => {
+                let w = self.win(window);
+                if let Some(req) = self.d.request_close(w) {
+                    // The qube obeys.
+                    self.d.destroy(req.qube, req.window).unwrap();
+                }
+            }
+            Op::SetLabel { qube, label } => {
+                self.d.set_qube_label(self.qubes[qube], Label::ALL[label]);
+            }
+            Op::OutputSize { w, h } => self.d.set_output_size(Size::new(w, h)),
+            Op::RemoveQube { qube } => {
+                let q = self.qubes[qube];
+                self.d.remove_qube(q);
+                // dom0 declares it again (a restarted qube), with a new handle.
+                let name = ["work", "personal", "untrusted"][qube];
+                self.qubes[qube] = self
+                    .d
+                    .add_qube(QubeName::new(name).unwrap(), Label::Red)
+                    .unwrap();
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_after_every_step(ops in proptest::collection::vec(op(), 1..80)) {
+        let mut world = World::new();
+        for op in ops {
+            world.step(op);
+            if let Err(e) = world.d.verify_invariants() {
+                return Err(TestCaseError::fail(e.to_string()));
+            }
+            // Every visible window has exactly one qube and so one label.
+            for (w, _) in world.d.visible_frames() {
+                prop_assert!(world.d.label_of(w.id()).is_some());
+            }
+        }
+    }
+}

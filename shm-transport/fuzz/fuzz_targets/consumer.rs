@@ -25,14 +25,14 @@ impl Agent {
         let _ = rustix::io::pwrite(&self.memfd, bytes, offset as u64);
     }
 
+    /// Writes `bytes` at ring index `at`, wrapping (at most two writes).
     fn ring_write(&self, at: u32, bytes: &[u8]) {
-        for (i, chunk) in bytes.chunks(8).enumerate() {
-            let pos = at.wrapping_add(8 * i as u32) & (RING - 1);
-            let room = (RING - pos) as usize;
-            let (a, b) = chunk.split_at(chunk.len().min(room));
-            self.poke(self.layout.to_dom0.data_offset + pos as usize, a);
-            self.poke(self.layout.to_dom0.data_offset, b);
-        }
+        let bytes = &bytes[..bytes.len().min(RING as usize)];
+        let pos = at & (RING - 1);
+        let room = (RING - pos) as usize;
+        let (a, b) = bytes.split_at(bytes.len().min(room));
+        self.poke(self.layout.to_dom0.data_offset + pos as usize, a);
+        self.poke(self.layout.to_dom0.data_offset, b);
     }
 
     fn publish(&self, value: u32) {
@@ -133,8 +133,12 @@ fuzz_target!(|data: &[u8]| {
             }
             6 => {
                 let Some(v) = script.u32() else { break };
-                let field = [control::CONSUMER_WAITING, control::PRODUCER_WAITING][usize::from(op >> 7)];
-                agent.poke(agent.layout.to_dom0.control_offset + field, &v.to_le_bytes());
+                let field =
+                    [control::CONSUMER_WAITING, control::PRODUCER_WAITING][usize::from(op >> 7)];
+                agent.poke(
+                    agent.layout.to_dom0.control_offset + field,
+                    &v.to_le_bytes(),
+                );
                 let _ = dom0.prepare_wait();
             }
             _ => {

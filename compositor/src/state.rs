@@ -6,9 +6,12 @@ use bulkhead_border_theme::Theme;
 use crate::backend::Backend;
 use crate::control::server::ControlHandler;
 use crate::control::{self, Request, Response, ScreenshotInfo};
-use crate::desktop::{Desktop, FrameStyle, WindowId};
+use crate::desktop::{
+    Desktop, FrameStyle, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
+};
 use crate::input::InputState;
 use crate::render::Scene;
+use crate::render::content::{ContentError, PixelsRef, WindowContent};
 use crate::render::text::TitleFont;
 
 /// Everything the event loop drives.
@@ -53,6 +56,61 @@ impl Dom0 {
         self.scene.forget(gone);
         self.needs_redraw = true;
     }
+
+    /// Applies one validated request from `qube` (the connection handler's entry point for
+    /// everything but pixels).
+    pub fn apply(
+        &mut self,
+        qube: QubeId,
+        request: QubeRequest,
+    ) -> Result<RequestOutcome, RequestError> {
+        let outcome = self.desktop.apply(qube, request)?;
+        if let RequestOutcome::Destroyed(gone) = &outcome {
+            self.scene.forget(gone);
+        }
+        self.needs_redraw = true;
+        Ok(outcome)
+    }
+
+    /// A new frame of `window` from `qube`: the damaged rectangles of `pixels` are taken (all
+    /// of it when the size changed, which also resizes the window). Returns the window's
+    /// content size after the frame (cut to fit the output).
+    pub fn commit_frame(
+        &mut self,
+        qube: QubeId,
+        window: WindowId,
+        pixels: PixelsRef<'_>,
+        damage: &[Rect],
+    ) -> Result<Size, FrameError> {
+        if !self.desktop.owns(qube, window) {
+            return Err(RequestError::UnknownWindow(window).into());
+        }
+        pixels.validate()?;
+        let size = self.desktop.resize(qube, window, pixels.size)?;
+        match self.scene.content_mut(window) {
+            Some(content) => content.update(pixels, damage)?,
+            None => self.scene.set_content(window, WindowContent::new(pixels)?),
+        }
+        self.needs_redraw = true;
+        Ok(size)
+    }
+
+    /// Forgets a qube whose connection is gone, with all its windows.
+    pub fn qube_gone(&mut self, qube: QubeId) {
+        let gone = self.desktop.remove_qube(qube);
+        self.windows_gone(&gone);
+    }
+}
+
+/// A frame was refused (the qube's fault: log at `warn!`).
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// Not the qube's window, or a bad size.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The pixels do not match their declared size.
+    #[error(transparent)]
+    Content(#[from] ContentError),
 }
 
 impl State {

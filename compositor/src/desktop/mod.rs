@@ -297,6 +297,11 @@ impl Desktop {
         self.windows.get(&id)
     }
 
+    /// Whether `window` exists and belongs to `qube`.
+    pub fn owns(&self, qube: QubeId, window: WindowId) -> bool {
+        self.windows.get(&window).is_some_and(|w| w.qube == qube)
+    }
+
     /// The label a window is drawn in: its qube's, and nothing else.
     pub fn label_of(&self, id: WindowId) -> Option<Label> {
         let w = self.windows.get(&id)?;

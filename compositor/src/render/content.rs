@@ -70,6 +70,11 @@ pub enum ContentError {
 }
 
 impl PixelsRef<'_> {
+    /// Checks that the bytes hold the declared size.
+    pub fn validate(&self) -> Result<(), ContentError> {
+        self.dims().map(|_| ())
+    }
+
     fn dims(&self) -> Result<(usize, usize), ContentError> {
         let (w, h) = (self.size.w, self.size.h);
         let (Ok(wu), Ok(hu)) = (usize::try_from(w), usize::try_from(h)) else {

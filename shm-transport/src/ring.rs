@@ -29,6 +29,11 @@ fn own_frame_size(len: u32) -> u32 {
     FRAME_HEADER + len.next_multiple_of(8)
 }
 
+/// [`frame_size`] clamped to u32 (for "how much space would this message like").
+fn own_frame_size_saturating(len: u32) -> u32 {
+    u32::try_from(frame_size(len)).unwrap_or(u32::MAX)
+}
+
 /// A position inside one ring's data area (always `< size`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RingOffset(u32);
@@ -102,6 +107,11 @@ pub(crate) struct RingReader {
     ring: RingView,
     /// Our consumer index; the shared copy is only ever written from this.
     cons: u32,
+    /// The consumer index last stored to shared memory.
+    published_cons: u32,
+    /// The producer index last loaded (and validated); reloaded only once we caught up,
+    /// so a stream of small messages costs one shared load per batch, not per message.
+    known_prod: u32,
     /// The message being reassembled (private memory).
     partial: Vec<u8>,
     max_message_len: usize,
@@ -122,28 +132,40 @@ impl RingReader {
         Self {
             ring,
             cons: 0,
+            published_cons: 0,
+            known_prod: 0,
             partial: Vec::new(),
             max_message_len,
         }
     }
 
-    /// Published, unread bytes (producer index read once, bounds-checked).
-    fn available(&self) -> Result<u32, RingError> {
+    /// Loads the producer index once and bounds-checks it.
+    fn load_producer(&mut self) -> Result<(), RingError> {
         let prod = self.ring.producer().load(Ordering::Acquire);
-        let avail = prod.wrapping_sub(self.cons);
-        if avail > self.ring.size() {
+        if prod.wrapping_sub(self.cons) > self.ring.size() {
             return Err(RingError::ProducerIndexOutOfRange {
                 producer: prod,
                 consumer: self.cons,
                 ring_size: self.ring.size(),
             });
         }
-        Ok(avail)
+        self.known_prod = prod;
+        Ok(())
     }
 
-    /// Whether unread bytes are published.
-    pub(crate) fn has_data(&self) -> Result<bool, RingError> {
-        Ok(self.available()? != 0)
+    /// Published, unread bytes. The producer index is loaded only when everything known
+    /// has been consumed.
+    fn available(&mut self) -> Result<u32, RingError> {
+        if self.known_prod == self.cons {
+            self.load_producer()?;
+        }
+        Ok(self.known_prod.wrapping_sub(self.cons))
+    }
+
+    /// Whether unread bytes are published (always a fresh load).
+    pub(crate) fn has_data(&mut self) -> Result<bool, RingError> {
+        self.load_producer()?;
+        Ok(self.known_prod != self.cons)
     }
 
     /// Bytes of the message currently being reassembled.
@@ -200,9 +222,14 @@ impl RingReader {
                 break;
             }
         }
+        self.cons = self.cons.wrapping_add(consumed);
         let mut notify_peer = false;
-        if consumed > 0 {
-            self.cons = self.cons.wrapping_add(consumed);
+        // Publish once caught up with what we know (always so before anyone sleeps: a
+        // `None` result or `prepare_wait` implies it) or once a quarter ring is freed.
+        let unpublished = self.cons.wrapping_sub(self.published_cons);
+        if unpublished > 0 && (self.cons == self.known_prod || unpublished >= self.ring.size() / 4)
+        {
+            self.published_cons = self.cons;
             self.ring.consumer().store(self.cons, Ordering::Release);
             // Pairs with the producer's fence between setting its flag and re-reading
             // our index: one of us sees the other's write.
@@ -231,7 +258,7 @@ impl RingReader {
 
     /// Announces that we are about to sleep until data arrives. Returns true if data is
     /// already there (then do not sleep).
-    pub(crate) fn prepare_wait(&self) -> Result<bool, RingError> {
+    pub(crate) fn prepare_wait(&mut self) -> Result<bool, RingError> {
         self.ring.consumer_waiting().store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         self.has_data()
@@ -300,8 +327,13 @@ impl RingWriter {
         }
     }
 
-    /// Free bytes (rounded down to frames), consumer index read once and bounds-checked.
-    fn free(&mut self) -> Result<u32, RingError> {
+    /// Free bytes (rounded down to frames). Uses the consumer index seen last if that
+    /// leaves at least `want` bytes; otherwise loads it once and bounds-checks it.
+    fn free(&mut self, want: u32) -> Result<u32, RingError> {
+        let cached = (self.ring.size() - self.prod.wrapping_sub(self.last_cons)) & !7;
+        if cached >= want {
+            return Ok(cached);
+        }
         let cons = self.ring.consumer().load(Ordering::Acquire);
         let used = self.prod.wrapping_sub(cons);
         if used > self.ring.size() {
@@ -404,7 +436,10 @@ impl RingWriter {
             }
         }
         let before = self.prod;
-        let mut free = self.free()?;
+        let want = u32::try_from(msg.len())
+            .map_or(u32::MAX, own_frame_size_saturating)
+            .min(self.ring.size());
+        let mut free = self.free(want)?;
         let mut written = 0;
         if !self.write_message(msg, &mut written, &mut free) {
             // The queue was empty and `msg.len() <= max_message_len <= queue_limit`, so
@@ -427,7 +462,7 @@ impl RingWriter {
         let mut notify = false;
         loop {
             let before = self.prod;
-            let mut free = self.free()?;
+            let mut free = self.free(u32::MAX)?;
             self.drain_queue(&mut free);
             notify |= self.publish(before);
             if self.queue.is_empty() {

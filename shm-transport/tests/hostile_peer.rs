@@ -233,19 +233,23 @@ fn frames_wrapping_around_the_ring_are_reassembled() {
 fn hostile_consumer_index_is_refused_by_the_producer() {
     let (mut dom0, hostile) = setup();
     let to_agent = dom0.layout().to_agent;
+    // Fill most of the ring so the next send has to look at the consumer index.
+    dom0.send(&[0; 3000]).unwrap();
     // The agent claims to have consumed bytes dom0 never produced.
     hostile.poke(
         to_agent.control_offset + control::CONSUMER,
         &(RING * 2).to_le_bytes(),
     );
-    match dom0.send(b"hello") {
+    match dom0.send(&[0; 3000]) {
         Err(SendError::Ring(RingError::ConsumerIndexOutOfRange {
-            producer: 0,
+            producer: 3008,
             consumer,
             ring_size: RING,
         })) => assert_eq!(consumer, RING * 2),
         other => panic!("unexpected {other:?}"),
     }
+    // Sticky.
+    assert!(matches!(dom0.flush(), Err(SendError::Ring(_))));
 }
 
 #[test]

@@ -17,6 +17,7 @@ fn main() -> Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
 
@@ -57,8 +58,15 @@ fn main() -> Result<()> {
     ctrl_c(&handle, signal)?;
 
     tracing::info!(qubes = args.qubes.len(), "compositor running");
+    // The nested window's events are polled, so that backend wakes up every frame; the
+    // headless one sleeps until a request comes.
+    let tick = match state.backend {
+        Backend::Headless(_) => None,
+        #[cfg(feature = "winit")]
+        Backend::Winit(_) => Some(std::time::Duration::from_millis(16)),
+    };
     event_loop
-        .run(None, &mut state, State::redraw_if_needed)
+        .run(tick, &mut state, State::redraw_if_needed)
         .context("event loop")?;
     drop(control);
     Ok(())

@@ -82,6 +82,28 @@ impl Screenshot {
         Ok(Screenshot { size, argb })
     }
 
+    /// From OpenGL's `glReadPixels` order: R, G, B, A bytes, bottom row first.
+    pub fn from_gl_rgba(size: Size, bytes: &[u8]) -> Result<Screenshot, BackendError> {
+        let bad = || BackendError::BadReadback {
+            len: bytes.len(),
+            w: size.w,
+            h: size.h,
+        };
+        let w = usize::try_from(size.w).map_err(|_| bad())?;
+        let h = usize::try_from(size.h).map_err(|_| bad())?;
+        if bytes.len() != w * h * 4 {
+            return Err(bad());
+        }
+        let mut argb = Vec::with_capacity(w * h);
+        for row in bytes.chunks_exact(w * 4).rev() {
+            argb.extend(
+                row.chunks_exact(4)
+                    .map(|p| u32::from_le_bytes([p[2], p[1], p[0], p[3]])),
+            );
+        }
+        Ok(Screenshot { size, argb })
+    }
+
     /// The colour at `(x, y)` (alpha ignored), or `None` outside.
     pub fn rgb(&self, x: i32, y: i32) -> Option<Rgb> {
         if x < 0 || y < 0 || x >= self.size.w || y >= self.size.h {

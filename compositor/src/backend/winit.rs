@@ -2,10 +2,12 @@
 //! drawn with smithay's GLES renderer (through EGL; Mesa's llvmpipe works without a GPU).
 
 use bulkhead_border_theme::Theme;
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::ExportMem;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::gles::GlesRenderer;
 use smithay::backend::winit::{self, WinitEventLoop, WinitGraphicsBackend};
-use smithay::utils::Transform;
+use smithay::utils::{Rectangle, Transform};
 
 use super::{BackendError, Headless, Screenshot};
 use crate::desktop::{Desktop, Size};
@@ -61,21 +63,79 @@ impl Nested {
         desktop: &Desktop,
         theme: &Theme,
     ) -> Result<(), BackendError> {
-        let age = self.graphics.buffer_age().unwrap_or(0);
+        self.render_inner(scene, desktop, theme, false).map(|_| ())
+    }
+
+    /// Draws a frame, reads the window's pixels back from GL before presenting it (what the
+    /// nested window really shows; for tests of this backend).
+    pub fn render_and_read_back(
+        &mut self,
+        scene: &mut Scene,
+        desktop: &Desktop,
+        theme: &Theme,
+    ) -> Result<Screenshot, BackendError> {
+        self.render_inner(scene, desktop, theme, true)?
+            .ok_or_else(|| BackendError::Nested("no read-back".into()))
+    }
+
+    fn render_inner(
+        &mut self,
+        scene: &mut Scene,
+        desktop: &Desktop,
+        theme: &Theme,
+        read_back: bool,
+    ) -> Result<Option<Screenshot>, BackendError> {
+        // A read-back needs the whole frame drawn, whatever the buffer held.
+        let age = if read_back {
+            0
+        } else {
+            self.graphics.buffer_age().unwrap_or(0)
+        };
         let nested = |e: &dyn std::fmt::Debug| BackendError::Nested(format!("{e:?}"));
-        let damage = {
+        let size = self.size;
+        let (damage, mapping) = {
+            // Textures are uploaded before binding: an upload makes the context current
+            // without the window surface, after which the swap would fail (EGL_BAD_SURFACE).
+            let elements = scene.elements(self.graphics.renderer(), desktop, theme);
             let (renderer, mut fb) = self.graphics.bind().map_err(|e| nested(&e))?;
-            let elements = scene.elements(renderer, desktop, theme);
             let result = self
                 .damage
                 .render_output(renderer, &mut fb, age, &elements, color32(BACKGROUND))
                 .map_err(|e| nested(&e))?;
-            result.damage.cloned()
+            let damage = result.damage.cloned();
+            // Only start the read-back here (into a pixel buffer); mapping it also switches
+            // the context away from the surface, so that waits until after the swap.
+            let mapping = if read_back {
+                let region = Rectangle::from_size((size.w, size.h).into());
+                Some(
+                    renderer
+                        .copy_framebuffer(&fb, region, Fourcc::Abgr8888)
+                        .map_err(|e| nested(&e))?,
+                )
+            } else {
+                None
+            };
+            (damage, mapping)
         };
         self.graphics
             .submit(damage.as_deref())
             .map_err(|e| nested(&e))?;
-        Ok(())
+        tracing::trace!(
+            damaged = damage.as_ref().map_or(0, Vec::len),
+            "nested frame"
+        );
+        let shot = match mapping {
+            Some(m) => {
+                let bytes = self
+                    .graphics
+                    .renderer()
+                    .map_texture(&m)
+                    .map_err(|e| nested(&e))?;
+                Some(Screenshot::from_gl_rgba(size, bytes)?)
+            }
+            None => None,
+        };
+        Ok(shot)
     }
 
     /// Renders offscreen with pixman at the window's size.

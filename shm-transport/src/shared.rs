@@ -41,8 +41,9 @@ impl fmt::Debug for SharedMemory {
 
 impl SharedMemory {
     /// Maps `len` bytes of `fd` from `offset` (a multiple of the page size), shared and
-    /// read-write. For a memfd sealed against shrinking the mapping can never lose its
-    /// backing pages (no SIGBUS).
+    /// read-write. For a memfd sealed against shrinking (as `Endpoint::create_dom0` makes
+    /// it) or a PCI BAR the mapping can never lose its backing pages; an object someone
+    /// can truncate would turn accesses past its new end into SIGBUS.
     pub fn map(fd: impl AsFd, offset: u64, len: usize) -> io::Result<Self> {
         let map = MmapOptions::new()
             .offset(offset)

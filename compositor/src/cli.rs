@@ -6,7 +6,7 @@ use std::str::FromStr;
 use bulkhead_border_theme::{Label, QubeName};
 use clap::{Parser, ValueEnum};
 
-use crate::desktop::Size;
+use crate::desktop::{MIN_OUTPUT_SIDE, Size};
 
 /// The dom0 compositor of Bulkhead.
 #[derive(Debug, Parser)]
@@ -56,12 +56,13 @@ impl FromStr for OutputSize {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("{s:?} is not WIDTHxHEIGHT (each 1..={MAX_OUTPUT_SIDE})");
+        let bad =
+            || format!("{s:?} is not WIDTHxHEIGHT (each {MIN_OUTPUT_SIDE}..={MAX_OUTPUT_SIDE})");
         let (w, h) = s.split_once('x').ok_or_else(bad)?;
         let side = |v: &str| {
             v.parse::<i32>()
                 .ok()
-                .filter(|v| (1..=MAX_OUTPUT_SIDE).contains(v))
+                .filter(|v| (MIN_OUTPUT_SIDE..=MAX_OUTPUT_SIDE).contains(v))
         };
         Ok(OutputSize(Size::new(
             side(w).ok_or_else(bad)?,
@@ -122,6 +123,7 @@ mod tests {
     fn refuses_bad_values() {
         for bad in [
             &["--size", "0x10"][..],
+            &["--size", "255x800"],
             &["--size", "10"],
             &["--size", "99999x10"],
             &["--qube", "work"],

@@ -112,7 +112,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::FocusNext),
         1 => win.clone().prop_map(|window| Op::Close { window }),
         1 => (q.clone(), 0..8usize).prop_map(|(qube, label)| Op::SetLabel { qube, label }),
-        1 => (100..2000i32, 100..1500i32).prop_map(|(w, h)| Op::OutputSize { w, h }),
+        1 => (-10..2000i32, -10..1500i32).prop_map(|(w, h)| Op::OutputSize { w, h }),
         1 => q.prop_map(|qube| Op::RemoveQube { qube }),
     ]
 }
@@ -124,8 +124,8 @@ struct World {
 }
 
 impl World {
-    fn new() -> World {
-        let mut d = Desktop::new(Size::new(1280, 800), FrameStyle::default());
+    fn new(style: FrameStyle) -> World {
+        let mut d = Desktop::new(Size::new(1280, 800), style);
         let qubes = ["work", "personal", "untrusted"]
             .iter()
             .zip([Label::Blue, Label::Green, Label::Red])
@@ -309,8 +309,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn invariants_hold_after_every_step(ops in proptest::collection::vec(op(), 1..80)) {
-        let mut world = World::new();
+    fn invariants_hold_after_every_step(
+        ops in proptest::collection::vec(op(), 1..80),
+        (border, popup_border, title_height) in (1..=32i32, 1..=32i32, 12..=96i32),
+    ) {
+        let mut world = World::new(FrameStyle { border, popup_border, title_height });
         for op in ops {
             world.step(op);
             if let Err(e) = world.d.verify_invariants() {

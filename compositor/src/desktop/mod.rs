@@ -43,6 +43,15 @@ pub const MAX_TITLE_CHARS: usize = bulkhead_border_theme::MAX_TITLE_CHARS;
 /// Longest app id kept, in characters, after sanitising.
 pub const MAX_APP_ID_CHARS: usize = 127;
 
+/// Smallest output side the model works with: room for the largest frame a theme allows
+/// (a 96 px title bar and two 32 px borders) around at least one content pixel. A smaller
+/// real output shows the model's top-left corner.
+pub const MIN_OUTPUT_SIDE: i32 = 256;
+
+fn clamp_output(output: Size) -> Size {
+    Size::new(output.w.max(MIN_OUTPUT_SIDE), output.h.max(MIN_OUTPUT_SIDE))
+}
+
 /// dom0's handle of a qube it knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct QubeId(pub u32);
@@ -199,7 +208,7 @@ impl Desktop {
     /// An empty desktop on an output of `output` pixels, framing windows with `style`.
     pub fn new(output: Size, style: FrameStyle) -> Desktop {
         Desktop {
-            output: Size::new(output.w.max(1), output.h.max(1)),
+            output: clamp_output(output),
             style,
             qubes: BTreeMap::new(),
             windows: BTreeMap::new(),
@@ -379,7 +388,7 @@ impl Desktop {
 
     /// Changes the output size: every window is cut and moved to stay fully on it.
     pub fn set_output_size(&mut self, output: Size) {
-        self.output = Size::new(output.w.max(1), output.h.max(1));
+        self.output = clamp_output(output);
         let (out, style) = (self.output, self.style);
         for w in self.windows.values_mut() {
             let kind = w.kind.frame_kind();

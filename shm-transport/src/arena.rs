@@ -80,7 +80,7 @@ impl ImageLayout {
 
     /// Checks the image fits in `available` bytes with a `stride` (which may differ from
     /// `self.stride`, for a caller's buffer).
-    fn check(&self, stride: u64, available: u64) -> Result<(), ArenaError> {
+    pub(crate) fn check(&self, stride: u64, available: u64) -> Result<(), ArenaError> {
         if self.bytes_per_pixel == 0 || self.bytes_per_pixel > 16 {
             return Err(ArenaError::BadBytesPerPixel {
                 bytes_per_pixel: self.bytes_per_pixel,
@@ -190,6 +190,12 @@ impl ArenaRegion<'_> {
 
     fn map_offset(&self, at: u64) -> usize {
         self.arena.map_offset(self.offset.0 + at)
+    }
+
+    /// The mapping this region lies in (for images that must keep it alive).
+    #[cfg(feature = "pixman")]
+    pub(crate) fn shared_memory(&self) -> &Arc<SharedMemory> {
+        &self.arena.mem
     }
 
     fn check_access(&self, at: u64, len: usize) -> Result<(), ArenaError> {

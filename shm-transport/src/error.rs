@@ -133,6 +133,22 @@ pub enum ArenaError {
         /// Length of the region.
         region_len: u64,
     },
+    /// A pixman image needs 4 bytes per pixel, a stride that is a multiple of 4, and
+    /// dimensions pixman can address.
+    #[cfg(feature = "pixman")]
+    #[error("{width}×{height} with stride {stride} cannot be a pixman image")]
+    UnsupportedPixmanImage {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Stride in bytes.
+        stride: u32,
+    },
+    /// pixman refused to create the image (out of memory).
+    #[cfg(feature = "pixman")]
+    #[error("pixman could not create an image over the region")]
+    PixmanCreate,
 }
 
 /// Creating, handing off or opening a shared region failed.

@@ -51,6 +51,8 @@ mod doorbell;
 mod endpoint;
 mod error;
 pub mod layout;
+#[cfg(feature = "pixman")]
+mod pixman_image;
 mod ring;
 mod setup;
 mod shared;

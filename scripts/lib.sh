@@ -62,5 +62,9 @@ ensure_cargo_tool() {
     cargo install --locked --quiet "$2"
 }
 
-# The Debian packages every build needs.
-BULKHEAD_BUILD_PACKAGES=(build-essential pkg-config)
+# The Debian packages every build needs: a C toolchain, and the system libraries smithay
+# and the renderers link (pixman, xkbcommon), plus the font dom0 draws titles with.
+BULKHEAD_BUILD_PACKAGES=(build-essential pkg-config libpixman-1-dev libxkbcommon-dev
+    fonts-dejavu-core)
+# What the tests run against: real Wayland clients nobody here wrote (DESIGN.md, tier 2).
+BULKHEAD_TEST_PACKAGES=(weston foot wl-clipboard)

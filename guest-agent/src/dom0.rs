@@ -1,52 +1,80 @@
-//! Acting on dom0's events (already decoded and validated by the link).
+//! Acting on dom0's messages (decoded and validated by the protocol crate).
 
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as XdgState;
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
-use crate::link::{Dom0Event, WindowId, WindowStates};
+use crate::link::{AgentMessage, Dom0Message, OutputMode, WindowId, WindowStates};
 use crate::state::Agent;
 use crate::window::Shell;
 
+/// wl_fixed / the wire's 1/256 px to pixels.
+fn fixed(v: i32) -> f64 {
+    f64::from(v) / f64::from(bulkhead_protocol::FIXED_ONE)
+}
+
 impl Agent {
-    /// Handles one event from dom0.
-    pub fn handle_dom0(&mut self, event: Dom0Event) {
-        tracing::trace!(?event, "from dom0");
-        match event {
-            Dom0Event::OutputChange(info) => self.set_output(info),
-            Dom0Event::Configure {
-                id,
+    /// Handles one message from dom0.
+    pub fn handle_dom0(&mut self, message: Dom0Message) {
+        tracing::trace!(?message, "from dom0");
+        match message {
+            Dom0Message::HelloAck { output, .. } | Dom0Message::OutputChange { output } => {
+                self.set_output(OutputMode::from(output));
+            }
+            Dom0Message::Configure {
+                window,
                 width,
                 height,
                 states,
-            } => self.configure(id, width, height, states),
-            Dom0Event::Close { id } => self.close(id),
-            Dom0Event::FrameDone { id, serial } => self.frame_done(id, serial),
-            Dom0Event::Keymap(keymap) => self.keymap(keymap),
-            Dom0Event::FocusIn { id } => self.focus(Some(id)),
-            Dom0Event::FocusOut => self.focus(None),
-            Dom0Event::Key { key, state, time } => self.key(key, state, time),
-            Dom0Event::Modifiers {
+                ..
+            } => self.configure(window, width, height, states),
+            Dom0Message::Close { window } => self.close(window),
+            Dom0Message::FrameDone { window, serial } => self.frame_done(window, serial),
+            Dom0Message::Keymap { xkb_text } => self.keymap(xkb_text),
+            Dom0Message::FocusIn { window } => self.focus_in(window),
+            Dom0Message::FocusOut { window } => self.focus_out(window),
+            Dom0Message::Key {
+                time_ms,
+                keycode,
+                pressed,
+            } => self.key(keycode, pressed, time_ms),
+            Dom0Message::Modifiers {
                 depressed,
                 latched,
                 locked,
-                group: _,
+                ..
             } => self.modifiers(depressed, latched, locked),
-            Dom0Event::PointerEnter { id, x, y } => {
+            Dom0Message::PointerEnter { window, x, y } => {
                 let time = self.now_ms();
-                self.pointer_motion(id, x, y, time);
+                self.pointer_motion(window, fixed(x), fixed(y), time);
             }
-            Dom0Event::PointerMotion { id, x, y, time } => self.pointer_motion(id, x, y, time),
-            Dom0Event::PointerLeave { id } => self.pointer_leave(id),
-            Dom0Event::PointerButton {
+            Dom0Message::PointerMotion {
+                window,
+                time_ms,
+                x,
+                y,
+            } => self.pointer_motion(window, fixed(x), fixed(y), time_ms),
+            Dom0Message::PointerLeave { window } => self.pointer_leave(window),
+            Dom0Message::PointerButton {
+                window,
+                time_ms,
                 button,
-                state,
-                time,
-            } => self.pointer_button(button, state, time),
-            Dom0Event::PointerAxis {
-                horizontal,
-                vertical,
-                time,
-            } => self.pointer_axis(horizontal, vertical, time),
+                pressed,
+            } => self.pointer_button(window, button, pressed, time_ms),
+            Dom0Message::PointerAxis {
+                window,
+                time_ms,
+                axis,
+                value,
+                discrete_120,
+            } => self.pointer_axis(window, axis, fixed(value), discrete_120, time_ms),
+            Dom0Message::ClipboardRequest { serial } => {
+                // Sending the qube's selection to dom0 comes with the clipboard issue;
+                // until then the qube answers that it has nothing to give.
+                self.send(AgentMessage::ClipboardEmpty { serial });
+            }
+            Dom0Message::ClipboardPaste { mime, data } => {
+                tracing::debug!(%mime, len = data.len(), "clipboard paste not supported yet");
+            }
         }
     }
 
@@ -64,16 +92,24 @@ impl Agent {
         let Some(toplevel) = self.toplevel(id) else {
             return;
         };
-        let scale = self.output_info.scale.max(1);
-        let logical = |v: u32| i32::try_from(v / scale).unwrap_or(i32::MAX);
+        let scale = self.output.scale.max(1);
+        let logical = |v: u32| i32::try_from(v.div_ceil(scale)).unwrap_or(i32::MAX);
         toplevel.with_pending_state(|pending| {
             pending.size =
                 (width > 0 && height > 0).then(|| (logical(width), logical(height)).into());
             for (on, state) in [
-                (states.activated, XdgState::Activated),
-                (states.maximized, XdgState::Maximized),
-                (states.fullscreen, XdgState::Fullscreen),
-                (states.resizing, XdgState::Resizing),
+                (
+                    states.contains(WindowStates::ACTIVATED),
+                    XdgState::Activated,
+                ),
+                (
+                    states.contains(WindowStates::MAXIMIZED),
+                    XdgState::Maximized,
+                ),
+                (
+                    states.contains(WindowStates::FULLSCREEN),
+                    XdgState::Fullscreen,
+                ),
             ] {
                 if on {
                     pending.states.set(state);

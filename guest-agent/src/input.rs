@@ -4,6 +4,7 @@
 //! cannot take focus by itself); the agent only maps window-content coordinates to the
 //! surface under them (subsurfaces included; popups are windows of their own).
 
+use bulkhead_protocol::Axis as WireAxis;
 use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState};
 use smithay::desktop::WindowSurfaceType;
 use smithay::desktop::utils::under_from_surface_tree;
@@ -12,7 +13,7 @@ use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
 
-use crate::link::{Press, WindowId};
+use crate::link::WindowId;
 use crate::state::Agent;
 use crate::window::frame::window_geometry;
 
@@ -47,10 +48,6 @@ pub fn modifiers_from_masks(depressed: u32, latched: u32, locked: u32) -> Modifi
     }
 }
 
-fn pressed(state: Press) -> bool {
-    matches!(state, Press::Pressed)
-}
-
 impl Agent {
     /// The surface under `(x, y)` pixels of window `id`'s content, with the pointer
     /// position and that surface's origin in the root surface's coordinates.
@@ -63,7 +60,7 @@ impl Agent {
         let window = self.windows.get(id)?;
         let root = window.shell.wl_surface();
         let geometry = window_geometry(root);
-        let scale = f64::from(self.output_info.scale);
+        let scale = f64::from(self.output.scale);
         let position = Point::from((
             x / scale + f64::from(geometry.loc.x),
             y / scale + f64::from(geometry.loc.y),
@@ -108,11 +105,15 @@ impl Agent {
         pointer.frame(self);
     }
 
-    pub(crate) fn pointer_button(&mut self, button: u32, state: Press, time: u32) {
+    pub(crate) fn pointer_button(&mut self, id: WindowId, button: u32, pressed: bool, time: u32) {
         let Some(pointer) = self.wayland.seat.get_pointer() else {
             return;
         };
-        let state = if pressed(state) {
+        if self.input.pointer != Some(id) {
+            tracing::debug!(%id, "button for a window the pointer is not in");
+            return;
+        }
+        let state = if pressed {
             ButtonState::Pressed
         } else {
             ButtonState::Released
@@ -127,22 +128,49 @@ impl Agent {
         pointer.frame(self);
     }
 
-    pub(crate) fn pointer_axis(&mut self, horizontal: f64, vertical: f64, time: u32) {
+    pub(crate) fn pointer_axis(
+        &mut self,
+        id: WindowId,
+        axis: WireAxis,
+        value: f64,
+        discrete_120: i32,
+        time: u32,
+    ) {
         let Some(pointer) = self.wayland.seat.get_pointer() else {
             return;
         };
-        let mut frame = AxisFrame::new(time).source(AxisSource::Wheel);
-        if horizontal != 0.0 {
-            frame = frame.value(Axis::Horizontal, horizontal);
+        if self.input.pointer != Some(id) {
+            tracing::debug!(%id, "scroll for a window the pointer is not in");
+            return;
         }
-        if vertical != 0.0 {
-            frame = frame.value(Axis::Vertical, vertical);
+        let axis = match axis {
+            WireAxis::Vertical => Axis::Vertical,
+            WireAxis::Horizontal => Axis::Horizontal,
+        };
+        let source = if discrete_120 == 0 {
+            AxisSource::Finger
+        } else {
+            AxisSource::Wheel
+        };
+        let mut frame = AxisFrame::new(time).source(source).value(axis, value);
+        if discrete_120 != 0 {
+            frame = frame.v120(axis, discrete_120);
         }
         pointer.axis(self, frame);
         pointer.frame(self);
     }
 
-    pub(crate) fn focus(&mut self, id: Option<WindowId>) {
+    pub(crate) fn focus_in(&mut self, id: WindowId) {
+        self.focus(Some(id));
+    }
+
+    pub(crate) fn focus_out(&mut self, id: WindowId) {
+        if self.input.focused == Some(id) {
+            self.focus(None);
+        }
+    }
+
+    fn focus(&mut self, id: Option<WindowId>) {
         let Some(keyboard) = self.wayland.seat.get_keyboard() else {
             return;
         };
@@ -156,7 +184,7 @@ impl Agent {
         keyboard.set_focus(self, surface, SERIAL_COUNTER.next_serial());
     }
 
-    pub(crate) fn key(&mut self, key: u32, state: Press, time: u32) {
+    pub(crate) fn key(&mut self, key: u32, pressed: bool, time: u32) {
         let Some(keyboard) = self.wayland.seat.get_keyboard() else {
             return;
         };
@@ -164,7 +192,7 @@ impl Agent {
             tracing::debug!(key, "key without a focused window dropped");
             return;
         }
-        let state = if pressed(state) {
+        let state = if pressed {
             KeyState::Pressed
         } else {
             KeyState::Released

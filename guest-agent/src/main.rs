@@ -1,11 +1,17 @@
 //! `bulkhead-guest-agent`: the qube's Wayland compositor, forwarding windows to dom0.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 
+use bulkhead_guest_agent::link::transport::TransportLink;
 use bulkhead_guest_agent::{Config, Server};
+
+/// How long dom0 may take to answer `Hello`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the qube's Wayland compositor and forwards its windows to dom0.
 #[derive(Debug, Parser)]
@@ -29,16 +35,17 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     let config = Config {
         wayland_display: args.wayland_display,
     };
     if let Some(path) = args.connect {
-        bail!(
-            "--connect {}: the shared-memory transport is not wired in yet",
-            path.display()
-        );
+        let connected = TransportLink::connect(&path, HANDSHAKE_TIMEOUT)
+            .with_context(|| format!("connecting to dom0 at {}", path.display()))?;
+        let server = Server::connect_transport(&config, connected).context("starting the agent")?;
+        return server.run().context("agent stopped");
     }
     if !args.standalone {
         bail!("give --connect PATH (or --standalone for development without dom0)");

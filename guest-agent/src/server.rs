@@ -2,23 +2,45 @@
 //! flush after every batch.
 
 use std::cell::RefCell;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use smithay::backend::renderer::pixman::{PixmanError, PixmanRenderer};
 use smithay::reexports::calloop::channel::{self, Channel};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{EventLoop, Interest, LoopHandle, Mode, PostAction};
-use smithay::reexports::wayland_server::Display;
-use smithay::wayland::socket::ListeningSocketSource;
+use smithay::reexports::wayland_server::{Display, ListeningSocket};
 
-use crate::link::{Dom0Event, DomLink};
+use crate::link::transport::Connected;
+use crate::link::{Dom0Message, DomLink, OutputMode};
 use crate::state::{Agent, client_data};
 
 /// How the agent runs.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    /// Socket name in `$XDG_RUNTIME_DIR`; `None` picks a free `wayland-N`.
+    /// Socket name in `$XDG_RUNTIME_DIR`, or an absolute path (as `WAYLAND_DISPLAY`
+    /// allows); `None` picks a free `wayland-N`.
     pub wayland_display: Option<String>,
+}
+
+/// Binds the Wayland socket `config` asks for; returns it and its `WAYLAND_DISPLAY`.
+fn bind(config: &Config) -> Result<(ListeningSocket, String), ServerError> {
+    let socket = match &config.wayland_display {
+        Some(path) if path.starts_with('/') => {
+            let socket = ListeningSocket::bind_absolute(PathBuf::from(path))?;
+            return Ok((socket, path.clone()));
+        }
+        Some(name) => ListeningSocket::bind(name)?,
+        None => ListeningSocket::bind_auto("wayland", 1..33)?,
+    };
+    let name = socket
+        .socket_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((socket, name))
 }
 
 /// Why the agent could not start or stopped with an error.
@@ -70,18 +92,31 @@ impl Server {
             event_loop.get_signal(),
         )?;
 
-        let socket = match &config.wayland_display {
-            Some(name) => ListeningSocketSource::with_name(name)?,
-            None => ListeningSocketSource::new_auto()?,
-        };
-        let socket_name = socket.socket_name().to_string_lossy().into_owned();
+        let (socket, socket_name) = bind(config)?;
         let handle = event_loop.handle();
         handle
-            .insert_source(socket, |stream, _, agent: &mut Agent| {
-                if let Err(err) = agent.wayland.display.insert_client(stream, client_data()) {
-                    tracing::warn!(%err, "cannot accept a client");
-                }
-            })
+            .insert_source(
+                Generic::new(socket, Interest::READ, Mode::Level),
+                |_, socket, agent: &mut Agent| {
+                    loop {
+                        match socket.accept() {
+                            Ok(Some(stream)) => {
+                                if let Err(err) =
+                                    agent.wayland.display.insert_client(stream, client_data())
+                                {
+                                    tracing::warn!(%err, "cannot accept a client");
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(err) => {
+                                tracing::warn!(%err, "accepting a client failed");
+                                break;
+                            }
+                        }
+                    }
+                    Ok(PostAction::Continue)
+                },
+            )
             .map_err(|err| ServerError::Source(err.to_string()))?;
 
         let poll_fd = display.backend().poll_fd().try_clone_to_owned()?;
@@ -108,7 +143,7 @@ impl Server {
         })
     }
 
-    /// The Wayland socket's name (for `WAYLAND_DISPLAY`).
+    /// The Wayland socket's name or absolute path (for `WAYLAND_DISPLAY`).
     pub fn socket_name(&self) -> &str {
         &self.socket_name
     }
@@ -120,7 +155,7 @@ impl Server {
 
     /// Delivers dom0 events from an in-process channel (tests, standalone mode). The agent
     /// stops when the channel's sender is dropped, as it does when dom0 hangs up.
-    pub fn add_event_channel(&self, events: Channel<Dom0Event>) -> Result<(), ServerError> {
+    pub fn add_event_channel(&self, events: Channel<Dom0Message>) -> Result<(), ServerError> {
         self.event_loop
             .handle()
             .insert_source(events, |event, _, agent: &mut Agent| match event {
@@ -130,6 +165,65 @@ impl Server {
                     agent.loop_signal.stop();
                 }
             })
+            .map(|_| ())
+            .map_err(|err| ServerError::Source(err.to_string()))
+    }
+
+    /// Wires the agent to a connected shared-memory link: applies the handshake's output
+    /// and early messages, polls the link when dom0 rings, and stops when dom0 hangs up.
+    pub fn connect_transport(config: &Config, connected: Connected) -> Result<Self, ServerError> {
+        let Connected {
+            link,
+            output,
+            early,
+            socket,
+        } = connected;
+        let doorbell = link.doorbell()?;
+        let mut server = Server::new(config, Box::new(link))?;
+        server.agent.set_output(OutputMode::from(output));
+        for message in early {
+            server.agent.handle_dom0(message);
+        }
+        server.add_doorbell(doorbell)?;
+        if let Some(socket) = socket {
+            server.add_hangup_watch(socket)?;
+        }
+        Ok(server)
+    }
+
+    /// Polls the link whenever `doorbell` becomes readable.
+    fn add_doorbell(&self, doorbell: OwnedFd) -> Result<(), ServerError> {
+        self.event_loop
+            .handle()
+            .insert_source(
+                Generic::new(doorbell, Interest::READ, Mode::Level),
+                |_, _, agent: &mut Agent| {
+                    agent.poll_link();
+                    Ok(PostAction::Continue)
+                },
+            )
+            .map(|_| ())
+            .map_err(|err| ServerError::Source(err.to_string()))
+    }
+
+    /// Stops the agent when dom0 closes the setup socket.
+    fn add_hangup_watch(&self, socket: UnixStream) -> Result<(), ServerError> {
+        self.event_loop
+            .handle()
+            .insert_source(
+                Generic::new(socket, Interest::READ, Mode::Level),
+                |_, socket, agent: &mut Agent| {
+                    let mut byte = [0u8; 1];
+                    match (&**socket).read(&mut byte) {
+                        Ok(1) => Ok(PostAction::Continue),
+                        _ => {
+                            tracing::info!("dom0 hung up");
+                            agent.loop_signal.stop();
+                            Ok(PostAction::Remove)
+                        }
+                    }
+                },
+            )
             .map(|_| ())
             .map_err(|err| ServerError::Source(err.to_string()))
     }

@@ -21,7 +21,7 @@ use smithay::wayland::shm::ShmState;
 use smithay::wayland::viewporter::ViewporterState;
 
 use crate::input::InputState;
-use crate::link::{AgentMessage, DomLink, OutputInfo};
+use crate::link::{AgentMessage, DomLink, OutputMode};
 use crate::window::Windows;
 
 /// Repeat rate (keys per second) and delay (ms) the qube's clients are told.
@@ -66,7 +66,7 @@ pub struct Agent {
     /// The connection to dom0.
     pub link: Box<dyn DomLink>,
     /// The screen dom0 shows windows on.
-    pub output_info: OutputInfo,
+    pub output: OutputMode,
     /// Focus and pointer window, as dom0 said.
     pub input: InputState,
     /// Frame callbacks of commits that changed nothing, sent by a short timer.
@@ -115,8 +115,8 @@ impl Agent {
             },
         );
         let _global = output.create_global::<Agent>(dh);
-        let output_info = OutputInfo::default();
-        apply_output(&output, output_info);
+        let output_mode = OutputMode::default();
+        apply_output(&output, output_mode);
 
         let arena_len = link.arena_len();
         Ok(Agent {
@@ -136,7 +136,7 @@ impl Agent {
             windows: Windows::new(arena_len),
             renderer,
             link,
-            output_info,
+            output: output_mode,
             input: InputState::default(),
             idle_callbacks: Vec::new(),
             idle_timer_armed: false,
@@ -160,6 +160,22 @@ impl Agent {
         }
     }
 
+    /// Handles everything dom0 sent (its doorbell rang).
+    pub fn poll_link(&mut self) {
+        match self.link.poll() {
+            Ok(messages) => {
+                for message in messages {
+                    self.handle_dom0(message);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "dom0 link failed, stopping");
+                self.link_failed = true;
+                self.loop_signal.stop();
+            }
+        }
+    }
+
     /// Milliseconds since the agent started, for frame callbacks.
     pub fn now_ms(&self) -> u32 {
         u32::try_from(self.start.elapsed().as_millis() % (1 << 32)).unwrap_or(0)
@@ -176,18 +192,13 @@ impl Agent {
     }
 
     /// The output changed (dom0's handshake or a screen change).
-    pub fn set_output(&mut self, info: OutputInfo) {
-        let info = OutputInfo {
-            width: info.width.max(1),
-            height: info.height.max(1),
-            scale: info.scale.clamp(1, 8),
-        };
-        if info == self.output_info {
+    pub fn set_output(&mut self, mode: OutputMode) {
+        if mode == self.output {
             return;
         }
-        tracing::info!(?info, "output changed");
-        self.output_info = info;
-        apply_output(&self.wayland.output, info);
+        tracing::info!(?mode, "output changed");
+        self.output = mode;
+        apply_output(&self.wayland.output, mode);
         for id in self.windows.ids() {
             if let Some(window) = self.windows.get_mut(id) {
                 window.dirty = true;
@@ -196,7 +207,7 @@ impl Agent {
     }
 }
 
-fn apply_output(output: &Output, info: OutputInfo) {
+fn apply_output(output: &Output, info: OutputMode) {
     let mode = Mode {
         size: (
             i32::try_from(info.width).unwrap_or(i32::MAX),

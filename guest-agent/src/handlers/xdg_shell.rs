@@ -1,5 +1,10 @@
 //! xdg_wm_base: every toplevel and every popup becomes one dom0 window.
+//!
+//! Windows are registered here and announced to dom0 with their first frame
+//! (`window::frame`), when their size is known; titles, app ids and size hints follow
+//! changes from then on.
 
+use bulkhead_protocol::{MAX_APP_ID_BYTES, MAX_TITLE_BYTES, MAX_WINDOW_HEIGHT, MAX_WINDOW_WIDTH};
 use smithay::delegate_xdg_shell;
 use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat};
 use smithay::utils::{Logical, Point, Rectangle, Serial};
@@ -9,20 +14,17 @@ use smithay::wayland::shell::xdg::{
     XdgShellState, XdgToplevelSurfaceData,
 };
 
-use crate::link::{AgentMessage, WindowId, WindowRole};
+use crate::link::{AgentMessage, Size, WindowId};
 use crate::state::Agent;
 use crate::window::Shell;
 
-/// Longest title or app id sent to dom0, in bytes.
-pub const MAX_TEXT_BYTES: usize = 1024;
-
-/// A client's title or app id made fit for the wire: control characters become spaces and
-/// the text is cut (on a character boundary) to `max` bytes.
-pub fn sanitize_text(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max));
+/// A client's title made fit for the wire: control characters become spaces and the text
+/// is cut on a character boundary to `MAX_TITLE_BYTES`.
+pub fn sanitize_title(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_TITLE_BYTES));
     for c in text.chars() {
         let c = if c.is_control() { ' ' } else { c };
-        if out.len() + c.len_utf8() > max {
+        if out.len() + c.len_utf8() > MAX_TITLE_BYTES {
             break;
         }
         out.push(c);
@@ -30,12 +32,61 @@ pub fn sanitize_text(text: &str, max: usize) -> String {
     out
 }
 
+/// A client's app id made fit for the wire: printable ASCII only (others become `_`), at
+/// most `MAX_APP_ID_BYTES`.
+pub fn sanitize_app_id(text: &str) -> String {
+    text.chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '_' })
+        .take(MAX_APP_ID_BYTES)
+        .collect()
+}
+
+/// Wayland's min/max size (logical, 0 = unconstrained per dimension) as wire size hints
+/// in pixels: `None` for 0 × 0, a single 0 becomes 1 (min) or the limit (max), and min is
+/// lowered to max where a client got them the wrong way round.
+pub fn size_hints(min: (i32, i32), max: (i32, i32), scale: u32) -> (Option<Size>, Option<Size>) {
+    let px = |v: i32, limit: u32, zero: u32| match u32::try_from(v) {
+        Ok(0) | Err(_) => zero,
+        Ok(v) => v.saturating_mul(scale).clamp(1, limit),
+    };
+    let max = (max != (0, 0)).then(|| {
+        Size::new(
+            px(max.0, MAX_WINDOW_WIDTH, MAX_WINDOW_WIDTH),
+            px(max.1, MAX_WINDOW_HEIGHT, MAX_WINDOW_HEIGHT),
+        )
+    });
+    let min = (min != (0, 0)).then(|| {
+        let mut size = Size::new(
+            px(min.0, MAX_WINDOW_WIDTH, 1),
+            px(min.1, MAX_WINDOW_HEIGHT, 1),
+        );
+        if let Some(max) = max {
+            size.width = size.width.min(max.width);
+            size.height = size.height.min(max.height);
+        }
+        size
+    });
+    (min, max)
+}
+
 impl Agent {
-    /// Sends the toplevel's title and app id if they changed.
-    fn announce_texts(&mut self, toplevel: &ToplevelSurface) {
-        let Some(id) = self.windows.id_of(toplevel.wl_surface()) else {
+    /// Tells dom0 the window's title, app id and size hints (those that changed).
+    pub(crate) fn announce(&mut self, id: WindowId) {
+        self.announce_texts(id);
+        self.announce_size_hints(id);
+    }
+
+    /// Sends the toplevel's title and app id if they changed and dom0 knows the window.
+    fn announce_texts(&mut self, id: WindowId) {
+        let Some(window) = self.windows.get_mut(id) else {
             return;
         };
+        let Shell::Toplevel(toplevel) = &window.shell else {
+            return;
+        };
+        if !window.created {
+            return;
+        }
         let (title, app_id) = with_states(toplevel.wl_surface(), |states| {
             states
                 .data_map
@@ -44,46 +95,50 @@ impl Agent {
                 .map(|data| (data.title.clone(), data.app_id.clone()))
                 .unwrap_or_default()
         });
-        let title = title.map(|t| sanitize_text(&t, MAX_TEXT_BYTES));
-        let app_id = app_id.map(|a| sanitize_text(&a, MAX_TEXT_BYTES));
+        let title = title.map(|t| sanitize_title(&t));
+        let app_id = app_id.map(|a| sanitize_app_id(&a));
         let mut messages = Vec::new();
-        if let Some(window) = self.windows.get_mut(id) {
-            if title.is_some() && window.announced.title != title {
-                window.announced.title.clone_from(&title);
-                messages.extend(title.map(|title| AgentMessage::SetTitle { id, title }));
-            }
-            if app_id.is_some() && window.announced.app_id != app_id {
-                window.announced.app_id.clone_from(&app_id);
-                messages.extend(app_id.map(|app_id| AgentMessage::SetAppId { id, app_id }));
-            }
+        if title.is_some() && window.announced.title != title {
+            window.announced.title.clone_from(&title);
+            messages.extend(title.map(|title| AgentMessage::SetTitle { window: id, title }));
+        }
+        if app_id.is_some() && window.announced.app_id != app_id {
+            window.announced.app_id.clone_from(&app_id);
+            messages.extend(app_id.map(|app_id| AgentMessage::SetAppId { window: id, app_id }));
         }
         for message in messages {
             self.send(message);
         }
     }
 
-    /// Sends the toplevel's committed min/max size if it changed.
+    /// Sends the toplevel's committed min/max size if it changed and dom0 knows the window.
     pub(crate) fn announce_size_hints(&mut self, id: WindowId) {
-        let scale = self.output_info.scale;
+        let scale = self.output.scale;
         let Some(window) = self.windows.get_mut(id) else {
             return;
         };
         let Shell::Toplevel(toplevel) = &window.shell else {
             return;
         };
+        if !window.created {
+            return;
+        }
         let (min, max) = with_states(toplevel.wl_surface(), |states| {
             let mut cached = states.cached_state.get::<SurfaceCachedState>();
             let current = cached.current();
             (current.min_size, current.max_size)
         });
-        let px = |v: i32| u32::try_from(v).unwrap_or(0).saturating_mul(scale);
-        let hints = ((px(min.w), px(min.h)), (px(max.w), px(max.h)));
+        let hints = size_hints((min.w, min.h), (max.w, max.h), scale);
         if window.announced.size_hints == Some(hints) {
             return;
         }
+        let first = window.announced.size_hints.is_none();
         window.announced.size_hints = Some(hints);
+        if first && hints == (None, None) {
+            return;
+        }
         self.send(AgentMessage::SizeHints {
-            id,
+            window: id,
             min: hints.0,
             max: hints.1,
         });
@@ -118,17 +173,26 @@ impl Agent {
         positioner: PositionerState,
     ) -> Rectangle<i32, Logical> {
         let parent_offset = self.offset_in_toplevel(parent);
-        let scale = i32::try_from(self.output_info.scale).unwrap_or(1).max(1);
-        let logical = |v: u32| i32::try_from(v).unwrap_or(i32::MAX) / scale;
+        let scale = self.output.scale.max(1);
+        let logical = |v: u32| i32::try_from(v / scale).unwrap_or(i32::MAX);
         let target = Rectangle::new(
             (-parent_offset.x, -parent_offset.y).into(),
-            (
-                logical(self.output_info.width),
-                logical(self.output_info.height),
-            )
-                .into(),
+            (logical(self.output.width), logical(self.output.height)).into(),
         );
         positioner.get_unconstrained_geometry(target)
+    }
+
+    fn request(
+        &mut self,
+        surface: &ToplevelSurface,
+        message: impl FnOnce(WindowId) -> AgentMessage,
+    ) {
+        let Some(id) = self.windows.id_of(surface.wl_surface()) else {
+            return;
+        };
+        if self.windows.get(id).is_some_and(|w| w.created) {
+            self.send(message(id));
+        }
     }
 }
 
@@ -138,16 +202,10 @@ impl XdgShellHandler for Agent {
     }
 
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
-        let Some(id) = self.windows.insert(Shell::Toplevel(surface.clone())) else {
-            tracing::warn!("window limit reached; toplevel not shown");
-            return;
-        };
-        tracing::debug!(%id, "new toplevel");
-        self.send(AgentMessage::CreateWindow {
-            id,
-            role: WindowRole::Toplevel,
-        });
-        self.announce_texts(&surface);
+        match self.windows.insert(Shell::Toplevel(surface)) {
+            Some(id) => tracing::debug!(%id, "new toplevel"),
+            None => tracing::warn!("window limit reached; toplevel not shown"),
+        }
     }
 
     fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
@@ -160,20 +218,10 @@ impl XdgShellHandler for Agent {
         };
         let geometry = self.place_popup(parent, positioner);
         surface.with_pending_state(|state| state.geometry = geometry);
-        let Some(id) = self.windows.insert(Shell::Popup(surface)) else {
-            tracing::warn!("window limit reached; popup not shown");
-            return;
-        };
-        tracing::debug!(%id, %parent, ?geometry, "new popup");
-        let scale = i32::try_from(self.output_info.scale).unwrap_or(1);
-        self.send(AgentMessage::CreateWindow {
-            id,
-            role: WindowRole::Popup {
-                parent,
-                x: geometry.loc.x.saturating_mul(scale),
-                y: geometry.loc.y.saturating_mul(scale),
-            },
-        });
+        match self.windows.insert(Shell::Popup(surface)) {
+            Some(id) => tracing::debug!(%id, %parent, ?geometry, "new popup"),
+            None => tracing::warn!("window limit reached; popup not shown"),
+        }
     }
 
     fn reposition_request(
@@ -200,12 +248,18 @@ impl XdgShellHandler for Agent {
         if let Err(err) = surface.send_configure() {
             tracing::warn!(%err, "popup configure refused");
         }
-        let scale = i32::try_from(self.output_info.scale).unwrap_or(1);
-        self.send(AgentMessage::MovePopup {
-            id,
-            x: geometry.loc.x.saturating_mul(scale),
-            y: geometry.loc.y.saturating_mul(scale),
-        });
+        // The wire has no "move popup": dom0 forgets it and gets it anew, same id, at the
+        // new place with its next frame.
+        if self.windows.get(id).is_some_and(|w| w.created) {
+            self.send(AgentMessage::Destroy { window: id });
+            let callbacks = self
+                .windows
+                .get_mut(id)
+                .map(|w| std::mem::take(&mut w.callbacks))
+                .unwrap_or_default();
+            self.windows.forget_in_dom0(id);
+            self.defer_callbacks(callbacks);
+        }
     }
 
     fn grab(&mut self, _surface: PopupSurface, _seat: wl_seat::WlSeat, _serial: Serial) {
@@ -223,19 +277,29 @@ impl XdgShellHandler for Agent {
     }
 
     fn title_changed(&mut self, surface: ToplevelSurface) {
-        self.announce_texts(&surface);
+        if let Some(id) = self.windows.id_of(surface.wl_surface()) {
+            self.announce_texts(id);
+        }
     }
 
     fn app_id_changed(&mut self, surface: ToplevelSurface) {
-        self.announce_texts(&surface);
+        if let Some(id) = self.windows.id_of(surface.wl_surface()) {
+            self.announce_texts(id);
+        }
     }
 
     fn maximize_request(&mut self, surface: ToplevelSurface) {
-        self.request(&surface, |id| AgentMessage::SetMaximized { id, on: true });
+        self.request(&surface, |window| AgentMessage::SetMaximized {
+            window,
+            on: true,
+        });
     }
 
     fn unmaximize_request(&mut self, surface: ToplevelSurface) {
-        self.request(&surface, |id| AgentMessage::SetMaximized { id, on: false });
+        self.request(&surface, |window| AgentMessage::SetMaximized {
+            window,
+            on: false,
+        });
     }
 
     fn fullscreen_request(
@@ -243,27 +307,21 @@ impl XdgShellHandler for Agent {
         surface: ToplevelSurface,
         _output: Option<wl_output::WlOutput>,
     ) {
-        self.request(&surface, |id| AgentMessage::SetFullscreen { id, on: true });
+        self.request(&surface, |window| AgentMessage::SetFullscreen {
+            window,
+            on: true,
+        });
     }
 
     fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
-        self.request(&surface, |id| AgentMessage::SetFullscreen { id, on: false });
+        self.request(&surface, |window| AgentMessage::SetFullscreen {
+            window,
+            on: false,
+        });
     }
 
     fn minimize_request(&mut self, surface: ToplevelSurface) {
-        self.request(&surface, |id| AgentMessage::Minimize { id });
-    }
-}
-
-impl Agent {
-    fn request(
-        &mut self,
-        surface: &ToplevelSurface,
-        message: impl FnOnce(WindowId) -> AgentMessage,
-    ) {
-        if let Some(id) = self.windows.id_of(surface.wl_surface()) {
-            self.send(message(id));
-        }
+        self.request(&surface, |window| AgentMessage::Minimize { window });
     }
 }
 
@@ -271,12 +329,41 @@ delegate_xdg_shell!(Agent);
 
 #[cfg(test)]
 mod tests {
-    use super::sanitize_text;
+    use super::*;
 
     #[test]
     fn titles_lose_control_characters_and_excess_bytes() {
-        assert_eq!(sanitize_text("a\nb\u{1b}[31m", 100), "a b [31m");
-        assert_eq!(sanitize_text("ééé", 5), "éé");
-        assert_eq!(sanitize_text("", 5), "");
+        assert_eq!(sanitize_title("a\nb\u{1b}[31m"), "a b [31m");
+        let long = "é".repeat(200);
+        let cut = sanitize_title(&long);
+        assert_eq!(cut.len(), 254);
+        assert_eq!(sanitize_title(""), "");
+    }
+
+    #[test]
+    fn app_ids_are_printable_ascii() {
+        assert_eq!(sanitize_app_id("org.ex\u{e9}mple\n"), "org.ex_mple_");
+        assert_eq!(sanitize_app_id(&"a".repeat(300)).len(), MAX_APP_ID_BYTES);
+    }
+
+    #[test]
+    fn size_hints_follow_the_wire_rules() {
+        assert_eq!(size_hints((0, 0), (0, 0), 1), (None, None));
+        assert_eq!(
+            size_hints((100, 0), (0, 50), 2),
+            (
+                Some(Size::new(200, 1)),
+                Some(Size::new(MAX_WINDOW_WIDTH, 100))
+            )
+        );
+        // min above max: min is lowered.
+        assert_eq!(
+            size_hints((300, 300), (200, 400), 1),
+            (Some(Size::new(200, 300)), Some(Size::new(200, 400)))
+        );
+        assert_eq!(
+            size_hints((-5, 100_000), (0, 0), 1),
+            (Some(Size::new(1, MAX_WINDOW_HEIGHT)), None)
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use smithay::reexports::calloop::channel::{self, Channel};
 
-use super::{AgentMessage, BufferDesc, Dom0Event, DomLink, LinkError};
+use super::{AgentMessage, BufferDesc, Dom0Message, DomLink, LinkError};
 
 /// The agent's half.
 #[derive(Debug)]
@@ -23,12 +23,12 @@ pub struct MemoryLink {
 #[derive(Debug)]
 pub struct MemoryDom0 {
     received: mpsc::Receiver<AgentMessage>,
-    events: channel::Sender<Dom0Event>,
+    events: channel::Sender<Dom0Message>,
     arena: Arc<Mutex<Vec<u8>>>,
 }
 
 /// A connected pair over an arena of `arena_len` bytes.
-pub fn pair(arena_len: usize) -> (MemoryLink, Channel<Dom0Event>, MemoryDom0) {
+pub fn pair(arena_len: usize) -> (MemoryLink, Channel<Dom0Message>, MemoryDom0) {
     let (sent, received) = mpsc::channel();
     let (events, channel) = channel::channel();
     let arena = Arc::new(Mutex::new(vec![0; arena_len]));
@@ -52,6 +52,9 @@ fn lock(arena: &Mutex<Vec<u8>>) -> MutexGuard<'_, Vec<u8>> {
 
 impl DomLink for MemoryLink {
     fn send(&mut self, message: AgentMessage) -> Result<(), LinkError> {
+        // Encode anyway: whatever the agent sends must pass the wire contract.
+        let mut wire = Vec::new();
+        message.encode(&mut wire)?;
         self.sent.send(message).map_err(|_| LinkError::Closed)
     }
 
@@ -61,11 +64,9 @@ impl DomLink for MemoryLink {
 
     fn write_arena(&mut self, offset: u64, data: &[u8]) -> Result<(), LinkError> {
         let mut arena = lock(&self.arena);
-        let arena_len = arena.len() as u64;
         let outside = || LinkError::OutsideArena {
             offset,
             len: data.len(),
-            arena_len,
         };
         let start = usize::try_from(offset).map_err(|_| outside())?;
         let end = start.checked_add(data.len()).ok_or_else(outside)?;
@@ -84,7 +85,7 @@ impl MemoryDom0 {
     }
 
     /// Sends an event to the agent; false if the agent is gone.
-    pub fn send(&self, event: Dom0Event) -> bool {
+    pub fn send(&self, event: Dom0Message) -> bool {
         self.events.send(event).is_ok()
     }
 
@@ -113,8 +114,8 @@ impl MemoryDom0 {
 /// gone. For `--standalone` development runs.
 pub fn acknowledge_frames(dom0: &MemoryDom0) {
     while let Ok(message) = dom0.received.recv() {
-        if let AgentMessage::Damage { id, serial, .. } = message {
-            if !dom0.send(Dom0Event::FrameDone { id, serial }) {
+        if let AgentMessage::Damage { window, serial, .. } = message {
+            if !dom0.send(Dom0Message::FrameDone { window, serial }) {
                 break;
             }
         }

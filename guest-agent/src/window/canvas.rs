@@ -19,7 +19,7 @@ use smithay::utils::{
     Buffer as BufferCoords, Logical, Physical, Point, Rectangle, Size, Transform,
 };
 
-use crate::link::PixelRect;
+use crate::link::Rect as PixelRect;
 
 /// Why a window could not be flattened.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +103,7 @@ impl Canvas {
             .unwrap_or_default())
     }
 
-    /// The pixels of `rect` (which must lie inside the canvas): rows of `width × 4` bytes.
+    /// The pixels of `rect` (which must lie inside the canvas): rows of `rect.w × 4` bytes.
     pub fn read(
         &mut self,
         renderer: &mut PixmanRenderer,
@@ -111,7 +111,7 @@ impl Canvas {
     ) -> Result<Vec<u8>, CanvasError> {
         let region = Rectangle::<i32, BufferCoords>::new(
             (to_i32(rect.x), to_i32(rect.y)).into(),
-            (to_i32(rect.width), to_i32(rect.height)).into(),
+            (to_i32(rect.w), to_i32(rect.h)).into(),
         );
         let target = renderer.bind(&mut self.image)?;
         let mapping = renderer.copy_framebuffer(&target, region, Fourcc::Argb8888)?;
@@ -129,12 +129,12 @@ fn to_pixel_rect(r: Rectangle<i32, Physical>, size: Size<i32, Physical>) -> Opti
     let y1 = r.loc.y.clamp(0, size.h);
     let x2 = r.loc.x.saturating_add(r.size.w).clamp(0, size.w);
     let y2 = r.loc.y.saturating_add(r.size.h).clamp(0, size.h);
-    let width = u32::try_from(x2 - x1).ok().filter(|w| *w > 0)?;
-    let height = u32::try_from(y2 - y1).ok().filter(|h| *h > 0)?;
+    let w = u32::try_from(x2 - x1).ok().filter(|w| *w > 0)?;
+    let h = u32::try_from(y2 - y1).ok().filter(|h| *h > 0)?;
     Some(PixelRect {
         x: u32::try_from(x1).ok()?,
         y: u32::try_from(y1).ok()?,
-        width,
-        height,
+        w,
+        h,
     })
 }

@@ -3,40 +3,40 @@
 //! Only the damaged rows and columns are written: a 64×64 rectangle in a 1000×1000 window
 //! is 64 writes of 256 bytes, never a whole-window copy.
 
-use crate::link::{BufferDesc, DomLink, LinkError, PixelRect};
+use crate::link::{BufferDesc, DomLink, LinkError, Rect};
 
 /// Bytes per ARGB8888 pixel.
 pub const BYTES_PER_PIXEL: u32 = 4;
 
 /// Clips `rect` to a `width × height` buffer; `None` if nothing is left.
-pub fn clip(rect: PixelRect, width: u32, height: u32) -> Option<PixelRect> {
-    let x2 = rect.x.saturating_add(rect.width).min(width);
-    let y2 = rect.y.saturating_add(rect.height).min(height);
-    (rect.x < x2 && rect.y < y2).then(|| PixelRect {
+pub fn clip(rect: Rect, width: u32, height: u32) -> Option<Rect> {
+    let x2 = rect.x.saturating_add(rect.w).min(width);
+    let y2 = rect.y.saturating_add(rect.h).min(height);
+    (rect.x < x2 && rect.y < y2).then(|| Rect {
         x: rect.x,
         y: rect.y,
-        width: x2 - rect.x,
-        height: y2 - rect.y,
+        w: x2 - rect.x,
+        h: y2 - rect.y,
     })
 }
 
 /// Writes `rect` of a frame into `dst`.
 ///
-/// `src` holds exactly the rectangle's pixels: `rect.height` rows of `src_stride` bytes,
-/// each starting with `rect.width` pixels. Returns the number of pixel bytes written.
+/// `src` holds exactly the rectangle's pixels: `rect.h` rows of `src_stride` bytes,
+/// each starting with `rect.w` pixels. Returns the number of pixel bytes written.
 pub fn copy_rect(
     link: &mut dyn DomLink,
     dst: &BufferDesc,
-    rect: PixelRect,
+    rect: Rect,
     src: &[u8],
     src_stride: usize,
 ) -> Result<usize, LinkError> {
     let Some(clipped) = clip(rect, dst.width, dst.height) else {
         return Ok(0);
     };
-    let row_bytes = (clipped.width * BYTES_PER_PIXEL) as usize;
+    let row_bytes = (clipped.w * BYTES_PER_PIXEL) as usize;
     let mut written = 0;
-    for row in 0..clipped.height {
+    for row in 0..clipped.h {
         let src_start = row as usize * src_stride;
         let Some(line) = src.get(src_start..src_start + row_bytes) else {
             // The source is shorter than promised: a bug in the caller, not bad input.
@@ -57,17 +57,14 @@ pub fn copy_rect(
 }
 
 /// Total pixel count of `rects` (overlaps counted twice).
-pub fn area(rects: &[PixelRect]) -> u64 {
-    rects
-        .iter()
-        .map(|r| u64::from(r.width) * u64::from(r.height))
-        .sum()
+pub fn area(rects: &[Rect]) -> u64 {
+    rects.iter().map(|r| u64::from(r.w) * u64::from(r.h)).sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::link::AgentMessage;
+    use crate::link::{AgentMessage, PixelFormat};
 
     /// Records every arena write.
     #[derive(Debug, Default)]
@@ -98,16 +95,17 @@ mod tests {
             width: 1000,
             height: 1000,
             stride: 4000,
+            format: PixelFormat::Argb8888,
         };
         let mut link = Recorder {
             arena: vec![0; 8192 + 4000 * 1000],
             ..Recorder::default()
         };
-        let rect = PixelRect {
+        let rect = Rect {
             x: 100,
             y: 200,
-            width: 64,
-            height: 64,
+            w: 64,
+            h: 64,
         };
         let src: Vec<u8> = (0..64 * 64 * 4).map(|i| (i % 251) as u8).collect();
         let written = copy_rect(&mut link, &dst, rect, &src, 64 * 4).unwrap();
@@ -130,16 +128,17 @@ mod tests {
             width: 10,
             height: 10,
             stride: 48,
+            format: PixelFormat::Argb8888,
         };
         let mut link = Recorder {
             arena: vec![0; 480],
             ..Recorder::default()
         };
-        let rect = PixelRect {
+        let rect = Rect {
             x: 8,
             y: 8,
-            width: 5,
-            height: 5,
+            w: 5,
+            h: 5,
         };
         let src = vec![0xab; 5 * 5 * 4];
         assert_eq!(
@@ -147,22 +146,22 @@ mod tests {
             2 * 2 * 4
         );
         assert_eq!(link.writes, vec![(8 * 48 + 32, 8), (9 * 48 + 32, 8)]);
-        let outside = PixelRect {
+        let outside = Rect {
             x: 10,
             y: 0,
-            width: 5,
-            height: 5,
+            w: 5,
+            h: 5,
         };
         assert_eq!(copy_rect(&mut link, &dst, outside, &src, 20).unwrap(), 0);
     }
 
     #[test]
     fn clip_handles_overflowing_rectangles() {
-        let r = PixelRect {
+        let r = Rect {
             x: u32::MAX - 1,
             y: 0,
-            width: u32::MAX,
-            height: 1,
+            w: u32::MAX,
+            h: 1,
         };
         assert_eq!(clip(r, 10, 10), None);
     }

@@ -5,16 +5,22 @@
 //! changed and has no frame in flight is flattened; the damaged rectangles (together with
 //! the previous frame's, because the back buffer is two frames old) are copied into the
 //! back buffer and dom0 gets one `Damage`. The frame callbacks of the surfaces drawn wait
-//! for dom0's `FrameDone`, so clients draw at dom0's pace.
+//! for dom0's `FrameDone`, so clients draw at dom0's pace. A window is announced to dom0
+//! (`CreateWindow`, title, hints) with its first frame, when its size is known, and shown
+//! (`Map`) right after that frame.
 
 use std::time::Duration;
 
+use bulkhead_protocol::{
+    MAX_DAMAGE_RECTS, MAX_POPUP_OFFSET_X, MAX_POPUP_OFFSET_Y, MAX_WINDOW_HEIGHT, MAX_WINDOW_WIDTH,
+};
+use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::utils::bbox_from_surface_tree;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::wayland_server::protocol::wl_callback::WlCallback;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{Logical, Rectangle};
+use smithay::utils::{Logical, Physical, Rectangle, Size as SmithaySize};
 use smithay::wayland::compositor::{
     SurfaceAttributes, TraversalAction, with_states, with_surface_tree_downward,
 };
@@ -22,13 +28,12 @@ use smithay::wayland::shell::xdg::SurfaceCachedState;
 
 use super::canvas::Canvas;
 use super::copy::{area, copy_rect};
-use crate::link::{AgentMessage, PixelRect, WindowId};
+use super::pacing::FrameTarget;
+use super::{Shell, Window};
+use crate::arena::ArenaAllocator;
+use crate::link::{AgentMessage, DomLink, Rect, Size, WindowId, WindowKind};
 use crate::state::Agent;
 
-/// Largest window side in pixels the agent renders (larger content is cropped).
-pub const MAX_WINDOW_SIDE: i32 = 8192;
-/// Most damage rectangles in one message; more are merged into their bounding box.
-pub const MAX_DAMAGE_RECTS: usize = 64;
 /// Delay before answering frame callbacks of commits that changed nothing on screen.
 const IDLE_CALLBACK_DELAY: Duration = Duration::from_millis(16);
 
@@ -69,18 +74,27 @@ fn take_frame_callbacks(surface: &WlSurface) -> Vec<WlCallback> {
     callbacks
 }
 
-/// The bounding box of `rects` (non-empty).
-fn bounding_box(rects: &[PixelRect]) -> Option<PixelRect> {
+/// The bounding box of `rects` (`None` if there are none).
+fn bounding_box(rects: &[Rect]) -> Option<Rect> {
     let x1 = rects.iter().map(|r| r.x).min()?;
     let y1 = rects.iter().map(|r| r.y).min()?;
-    let x2 = rects.iter().map(|r| r.x + r.width).max()?;
-    let y2 = rects.iter().map(|r| r.y + r.height).max()?;
-    Some(PixelRect {
+    let x2 = rects.iter().map(|r| r.x + r.w).max()?;
+    let y2 = rects.iter().map(|r| r.y + r.h).max()?;
+    Some(Rect {
         x: x1,
         y: y1,
-        width: x2 - x1,
-        height: y2 - y1,
+        w: x2 - x1,
+        h: y2 - y1,
     })
+}
+
+fn full_rect(width: u32, height: u32) -> Rect {
+    Rect {
+        x: 0,
+        y: 0,
+        w: width,
+        h: height,
+    }
 }
 
 /// What to copy into a back buffer of `age` for a frame with `damage`, given the previous
@@ -88,26 +102,120 @@ fn bounding_box(rects: &[PixelRect]) -> Option<PixelRect> {
 /// anything else (a fresh buffer) the whole frame. Whole-frame when that is no more work.
 pub fn rects_to_copy(
     age: u32,
-    damage: &[PixelRect],
-    prev_damage: &[PixelRect],
+    damage: &[Rect],
+    prev_damage: &[Rect],
     width: u32,
     height: u32,
-) -> Vec<PixelRect> {
-    let full = PixelRect {
-        x: 0,
-        y: 0,
-        width,
-        height,
-    };
-    let rects: Vec<PixelRect> = match age {
+) -> Vec<Rect> {
+    let rects: Vec<Rect> = match age {
         1 => damage.to_vec(),
         2 => damage.iter().chain(prev_damage).copied().collect(),
-        _ => return vec![full],
+        _ => return vec![full_rect(width, height)],
     };
     if area(&rects) >= u64::from(width) * u64::from(height) {
-        vec![full]
+        vec![full_rect(width, height)]
     } else {
         rects
+    }
+}
+
+/// The rectangles a `Damage` message lists: what changed since the previous frame (the
+/// buffer always holds the whole image, whatever its age), at most `MAX_DAMAGE_RECTS`.
+fn rects_to_announce(damage: &[Rect]) -> Vec<Rect> {
+    if damage.len() > MAX_DAMAGE_RECTS {
+        return bounding_box(damage).into_iter().collect();
+    }
+    damage.to_vec()
+}
+
+/// The pixel size of a window: its geometry at `scale`, cropped to the wire's limits.
+fn window_size(geometry: Rectangle<i32, Logical>, scale: i32) -> SmithaySize<i32, Physical> {
+    let max = |limit: u32| i32::try_from(limit).unwrap_or(i32::MAX);
+    geometry
+        .size
+        .to_physical(scale)
+        .clamp((0, 0), (max(MAX_WINDOW_WIDTH), max(MAX_WINDOW_HEIGHT)))
+}
+
+/// How drawing one window went.
+enum Drawn {
+    /// A frame is in the back buffer: send it.
+    Frame {
+        target: FrameTarget,
+        rects: Vec<Rect>,
+        callbacks: Vec<WlCallback>,
+    },
+    /// Nothing to send (no change, no room, or an error already logged); the callbacks
+    /// are answered after a short delay.
+    Nothing(Vec<WlCallback>),
+}
+
+/// Flattens `surface` into the window's canvas and copies what the back buffer lacks.
+fn draw(
+    window: &mut Window,
+    arena: &mut ArenaAllocator,
+    renderer: &mut PixmanRenderer,
+    link: &mut dyn DomLink,
+    surface: &WlSurface,
+    geometry: Rectangle<i32, Logical>,
+    scale: i32,
+) -> Drawn {
+    let id = window.id;
+    let size = window_size(geometry, scale);
+    let mut canvas = match window.canvas.take() {
+        Some(c) if c.size() == size && c.scale() == scale => c,
+        _ => match Canvas::new(renderer, size, scale) {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::error!(%id, %err, "cannot create the window canvas");
+                return Drawn::Nothing(take_frame_callbacks(surface));
+            }
+        },
+    };
+    let damage = canvas
+        .render(renderer, surface, geometry.loc)
+        .unwrap_or_else(|err| {
+            tracing::error!(%id, %err, "flattening failed");
+            Vec::new()
+        });
+    let callbacks = take_frame_callbacks(surface);
+    let (width, height) = (size.w.unsigned_abs(), size.h.unsigned_abs());
+    // A window dom0 does not know yet needs a first frame even if nothing changed.
+    if damage.is_empty() && window.created {
+        window.canvas = Some(canvas);
+        return Drawn::Nothing(callbacks);
+    }
+    let target = match window.pacer.begin_frame(arena, width, height) {
+        Ok(target) => target,
+        Err(err) => {
+            tracing::warn!(%id, %err, "frame skipped");
+            window.canvas = Some(canvas);
+            window.dirty = true;
+            return Drawn::Nothing(callbacks);
+        }
+    };
+    for rect in rects_to_copy(target.age, &damage, &window.prev_damage, width, height) {
+        let copied = canvas
+            .read(renderer, rect)
+            .map_err(|err| err.to_string())
+            .and_then(|bytes| {
+                copy_rect(link, &target.buffer, rect, &bytes, rect.w as usize * 4)
+                    .map_err(|err| err.to_string())
+            });
+        if let Err(err) = copied {
+            tracing::error!(%id, %err, "copy into the arena failed");
+            // The canvas is dropped so that the next frame is drawn and copied whole.
+            window.dirty = true;
+            return Drawn::Nothing(callbacks);
+        }
+    }
+    let rects = rects_to_announce(&damage);
+    window.prev_damage = damage;
+    window.canvas = Some(canvas);
+    Drawn::Frame {
+        target,
+        rects,
+        callbacks,
     }
 }
 
@@ -125,128 +233,135 @@ impl Agent {
         }
     }
 
+    /// What dom0 needs to create window `id`: `None` while a popup's parent is unknown
+    /// to dom0 (the popup waits for it).
+    fn window_kind(&self, id: WindowId) -> Option<WindowKind> {
+        let window = self.windows.get(id)?;
+        match &window.shell {
+            Shell::Toplevel(_) => Some(WindowKind::Toplevel),
+            Shell::Popup(popup) => {
+                let parent = popup
+                    .get_parent_surface()
+                    .and_then(|parent| self.windows.id_of(&parent))?;
+                if !self.windows.get(parent)?.created {
+                    return None;
+                }
+                let scale = i32::try_from(self.output.scale).unwrap_or(1);
+                let loc = popup.with_pending_state(|state| state.geometry.loc);
+                Some(WindowKind::Popup {
+                    parent,
+                    x: loc
+                        .x
+                        .saturating_mul(scale)
+                        .clamp(-MAX_POPUP_OFFSET_X, MAX_POPUP_OFFSET_X),
+                    y: loc
+                        .y
+                        .saturating_mul(scale)
+                        .clamp(-MAX_POPUP_OFFSET_Y, MAX_POPUP_OFFSET_Y),
+                })
+            }
+        }
+    }
+
     fn render_window(&mut self, id: WindowId) {
-        let scale = i32::try_from(self.output_info.scale).unwrap_or(1);
-        let mut messages = Vec::new();
-        let mut idle = Vec::new();
-        if let Some((window, arena)) = self.windows.get_with_arena(id) {
-            window.dirty = false;
-            let surface = window.shell.wl_surface().clone();
-            let has_buffer =
-                with_renderer_surface_state(&surface, |s| s.buffer().is_some()).unwrap_or(false);
-            let geometry = window_geometry(&surface);
-            let size = geometry
-                .size
-                .to_physical(scale)
-                .clamp((0, 0), (MAX_WINDOW_SIDE, MAX_WINDOW_SIDE));
-            if !has_buffer || size.is_empty() {
-                if window.mapped {
-                    window.mapped = false;
-                    window.canvas = None;
-                    messages.push(AgentMessage::Unmap { id });
-                }
-                idle.extend(take_frame_callbacks(&surface));
-            } else {
-                let canvas = match window.canvas.take() {
-                    Some(c) if c.size() == size && c.scale() == scale => Ok(c),
-                    _ => Canvas::new(&mut self.renderer, size, scale),
-                };
-                match canvas {
-                    Err(err) => tracing::error!(%id, %err, "cannot create the window canvas"),
-                    Ok(mut canvas) => {
-                        let mut keep_canvas = true;
-                        let result = canvas.render(&mut self.renderer, &surface, geometry.loc);
-                        let callbacks = take_frame_callbacks(&surface);
-                        let (width, height) = (size.w.unsigned_abs(), size.h.unsigned_abs());
-                        let damage = match result {
-                            Ok(damage) => damage,
-                            Err(err) => {
-                                tracing::error!(%id, %err, "flattening failed");
-                                Vec::new()
-                            }
-                        };
-                        if damage.is_empty() {
-                            idle.extend(callbacks);
-                        } else {
-                            match window.pacer.begin_frame(arena, width, height) {
-                                Err(err) => {
-                                    tracing::warn!(%id, %err, "frame skipped");
-                                    idle.extend(callbacks);
-                                }
-                                Ok(target) => {
-                                    let copy = rects_to_copy(
-                                        target.age,
-                                        &damage,
-                                        &window.prev_damage,
-                                        width,
-                                        height,
-                                    );
-                                    let mut ok = true;
-                                    for rect in copy {
-                                        let written = canvas
-                                            .read(&mut self.renderer, rect)
-                                            .map_err(|err| err.to_string())
-                                            .and_then(|bytes| {
-                                                copy_rect(
-                                                    self.link.as_mut(),
-                                                    &target.buffer,
-                                                    rect,
-                                                    &bytes,
-                                                    rect.width as usize * 4,
-                                                )
-                                                .map_err(|err| err.to_string())
-                                            });
-                                        if let Err(err) = written {
-                                            tracing::error!(%id, %err, "copy into the arena failed");
-                                            ok = false;
-                                            break;
-                                        }
-                                    }
-                                    if ok {
-                                        let mut rects = if target.age == 0 {
-                                            rects_to_copy(0, &[], &[], width, height)
-                                        } else {
-                                            damage.clone()
-                                        };
-                                        if rects.len() > MAX_DAMAGE_RECTS {
-                                            rects = bounding_box(&rects).into_iter().collect();
-                                        }
-                                        messages.push(AgentMessage::Damage {
-                                            id,
-                                            serial: target.serial,
-                                            buffer: target.buffer,
-                                            rects,
-                                        });
-                                        window.pacer.submitted(&target);
-                                        window.prev_damage = damage;
-                                        window.callbacks.extend(callbacks);
-                                        if !window.mapped {
-                                            window.mapped = true;
-                                            messages.push(AgentMessage::Map { id });
-                                        }
-                                    } else {
-                                        // The canvas must be redrawn whole next time.
-                                        window.dirty = true;
-                                        idle.extend(callbacks);
-                                        keep_canvas = false;
-                                    }
-                                }
-                            }
-                        }
-                        if keep_canvas {
-                            window.canvas = Some(canvas);
-                        }
+        let scale = i32::try_from(self.output.scale).unwrap_or(1);
+        let Some(window) = self.windows.get_mut(id) else {
+            return;
+        };
+        window.dirty = false;
+        let created = window.created;
+        let surface = window.shell.wl_surface().clone();
+        let has_buffer =
+            with_renderer_surface_state(&surface, |s| s.buffer().is_some()).unwrap_or(false);
+        let geometry = window_geometry(&surface);
+        if !has_buffer || window_size(geometry, scale).is_empty() {
+            self.unmap_window(id, &surface);
+            return;
+        }
+        let kind = if created {
+            None
+        } else {
+            match self.window_kind(id) {
+                Some(kind) => Some(kind),
+                None => {
+                    // The parent is not shown yet; try again at its next frame.
+                    if let Some(window) = self.windows.get_mut(id) {
+                        window.dirty = true;
                     }
+                    let callbacks = take_frame_callbacks(&surface);
+                    self.defer_callbacks(callbacks);
+                    return;
                 }
             }
+        };
+        let Some((window, arena)) = self.windows.get_with_arena(id) else {
+            return;
+        };
+        let drawn = draw(
+            window,
+            arena,
+            &mut self.renderer,
+            self.link.as_mut(),
+            &surface,
+            geometry,
+            scale,
+        );
+        let (target, rects, callbacks) = match drawn {
+            Drawn::Nothing(callbacks) => {
+                self.defer_callbacks(callbacks);
+                return;
+            }
+            Drawn::Frame {
+                target,
+                rects,
+                callbacks,
+            } => (target, rects, callbacks),
+        };
+        if let Some(kind) = kind {
+            let size = Size::new(target.buffer.width, target.buffer.height);
+            self.send(AgentMessage::CreateWindow {
+                window: id,
+                kind,
+                size,
+            });
+            if let Some(window) = self.windows.get_mut(id) {
+                window.created = true;
+            }
+            self.announce(id);
+        }
+        self.send(AgentMessage::Damage {
+            window: id,
+            serial: target.serial,
+            buffer: target.buffer,
+            rects,
+        });
+        let Some(window) = self.windows.get_mut(id) else {
+            return;
+        };
+        window.pacer.submitted(&target);
+        window.callbacks.extend(callbacks);
+        if !window.mapped {
+            window.mapped = true;
+            self.send(AgentMessage::Map { window: id });
+            self.wayland.output.enter(&surface);
+        }
+    }
+
+    /// The window lost its content (null buffer or empty geometry): hide it in dom0.
+    fn unmap_window(&mut self, id: WindowId, surface: &WlSurface) {
+        let mut unmap = false;
+        if let Some(window) = self.windows.get_mut(id) {
             if window.mapped {
-                self.wayland.output.enter(&surface);
+                window.mapped = false;
+                window.canvas = None;
+                unmap = true;
             }
         }
-        for message in messages {
-            self.send(message);
+        if unmap {
+            self.send(AgentMessage::Unmap { window: id });
         }
-        self.defer_callbacks(idle);
+        let callbacks = take_frame_callbacks(surface);
+        self.defer_callbacks(callbacks);
     }
 
     /// dom0 shows frame `serial` of window `id`: answer the frame's callbacks.
@@ -267,7 +382,9 @@ impl Agent {
     pub fn destroy_window(&mut self, surface: &WlSurface) {
         if let Some(id) = self.windows.id_of(surface) {
             tracing::debug!(%id, "window destroyed");
-            self.send(AgentMessage::Destroy { id });
+            if self.windows.get(id).is_some_and(|w| w.created) {
+                self.send(AgentMessage::Destroy { window: id });
+            }
             self.windows.remove(id);
         }
     }
@@ -305,13 +422,8 @@ impl Agent {
 mod tests {
     use super::*;
 
-    fn r(x: u32, y: u32, width: u32, height: u32) -> PixelRect {
-        PixelRect {
-            x,
-            y,
-            width,
-            height,
-        }
+    fn r(x: u32, y: u32, w: u32, h: u32) -> Rect {
+        Rect { x, y, w, h }
     }
 
     #[test]
@@ -332,6 +444,13 @@ mod tests {
             rects_to_copy(2, &[r(0, 0, 10, 6)], &[r(0, 5, 10, 5)], 10, 10),
             vec![r(0, 0, 10, 10)]
         );
+    }
+
+    #[test]
+    fn announced_damage_is_bounded() {
+        let many: Vec<Rect> = (0..300).map(|i| r(i, i, 1, 1)).collect();
+        assert_eq!(rects_to_announce(&many), vec![r(0, 0, 300, 300)]);
+        assert_eq!(rects_to_announce(&many[..2]), many[..2].to_vec());
     }
 
     #[test]

@@ -18,12 +18,12 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::wayland::shell::xdg::{PopupSurface, ToplevelSurface};
 
 use crate::arena::ArenaAllocator;
-use crate::link::{PixelRect, WindowId};
+use crate::link::{Rect, Size, WindowId};
 use canvas::Canvas;
 use pacing::FramePacer;
 
 /// Most windows one qube may have at once (the wire contract's limit).
-pub const MAX_WINDOWS: usize = 4096;
+pub const MAX_WINDOWS: usize = bulkhead_protocol::MAX_WINDOWS_PER_QUBE;
 
 /// The xdg role behind a window.
 #[derive(Debug, Clone)]
@@ -51,8 +51,8 @@ pub struct Announced {
     pub title: Option<String>,
     /// Last app id sent.
     pub app_id: Option<String>,
-    /// Last size hints sent (min, max).
-    pub size_hints: Option<((u32, u32), (u32, u32))>,
+    /// Last size hints computed (min, max), sent or not.
+    pub size_hints: Option<(Option<Size>, Option<Size>)>,
 }
 
 /// One dom0 window.
@@ -67,9 +67,11 @@ pub struct Window {
     /// Its buffers in the arena and in-flight frame.
     pub pacer: FramePacer,
     /// Damage of the last frame sent, for the buffer written next (buffer age 2).
-    pub prev_damage: Vec<PixelRect>,
+    pub prev_damage: Vec<Rect>,
     /// A commit happened since the last render.
     pub dirty: bool,
+    /// dom0 knows the window (`CreateWindow` sent, no `Destroy` since).
+    pub created: bool,
     /// dom0 was told to show it.
     pub mapped: bool,
     /// Frame callbacks of the frame in flight: sent at dom0's frame-done.
@@ -109,9 +111,10 @@ impl Windows {
         }
         let id = loop {
             self.last_id = self.last_id.checked_add(1).unwrap_or(1);
-            let id = WindowId(self.last_id);
-            if !self.by_id.contains_key(&id) {
-                break id;
+            if let Some(id) = WindowId::new(self.last_id) {
+                if !self.by_id.contains_key(&id) {
+                    break id;
+                }
             }
         };
         self.by_surface.insert(shell.wl_surface().id(), id);
@@ -124,12 +127,27 @@ impl Windows {
                 pacer: FramePacer::new(),
                 prev_damage: Vec::new(),
                 dirty: false,
+                created: false,
                 mapped: false,
                 callbacks: Vec::new(),
                 announced: Announced::default(),
             },
         );
         Some(id)
+    }
+
+    /// dom0 forgot the window (after `Destroy`) but the surface lives on: its buffers are
+    /// free again and the next frame creates it anew (a repositioned popup).
+    pub fn forget_in_dom0(&mut self, id: WindowId) {
+        if let Some(window) = self.by_id.get_mut(&id) {
+            window.pacer.release(&mut self.arena);
+            window.created = false;
+            window.mapped = false;
+            window.canvas = None;
+            window.prev_damage.clear();
+            window.announced = Announced::default();
+            window.dirty = true;
+        }
     }
 
     /// Forgets a window and frees its buffers. The caller tells dom0 first.

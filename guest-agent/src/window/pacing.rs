@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use super::copy::BYTES_PER_PIXEL;
 use crate::arena::ArenaAllocator;
-use crate::link::BufferDesc;
+use crate::link::{BufferDesc, PixelFormat};
 
 /// One buffer of a window in the arena.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,7 @@ impl Slot {
             width: self.width,
             height: self.height,
             stride: self.width * BYTES_PER_PIXEL,
+            format: PixelFormat::Argb8888,
         }
     }
 }

@@ -1,0 +1,364 @@
+//! A small Wayland client for tests: a toplevel with wl_shm buffers of known colours, a
+//! subsurface and an xdg_popup. Buffers are written with plain file writes (no mmap).
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use wayland_client::globals::{GlobalListContents, registry_queue_init};
+use wayland_client::protocol::{
+    wl_buffer, wl_callback, wl_compositor, wl_registry, wl_shm, wl_shm_pool, wl_subcompositor,
+    wl_subsurface, wl_surface,
+};
+use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle, delegate_noop};
+use wayland_protocols::xdg::shell::client::{
+    xdg_popup, xdg_positioner, xdg_surface, xdg_toplevel, xdg_wm_base,
+};
+
+/// Opaque colours (ARGB8888).
+pub const RED: u32 = 0xffff_0000;
+/// See [`RED`].
+pub const GREEN: u32 = 0xff00_ff00;
+/// See [`RED`].
+pub const BLUE: u32 = 0xff00_00ff;
+/// See [`RED`].
+pub const WHITE: u32 = 0xffff_ffff;
+
+/// Events the client saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Last xdg_surface.configure serial not yet acknowledged, per xdg_surface.
+    pub configures: Vec<(xdg_surface::XdgSurface, u32)>,
+    /// Last toplevel configure size.
+    pub toplevel_size: Option<(i32, i32)>,
+    /// xdg_toplevel.close received.
+    pub closed: bool,
+    /// xdg_popup.popup_done received.
+    pub popup_done: bool,
+    /// wl_callback.done count.
+    pub frames_done: u32,
+}
+
+/// A connected test client.
+#[derive(Debug)]
+pub struct Client {
+    _conn: Connection,
+    queue: EventQueue<Seen>,
+    qh: QueueHandle<Seen>,
+    /// What happened.
+    pub seen: Seen,
+    compositor: wl_compositor::WlCompositor,
+    subcompositor: wl_subcompositor::WlSubcompositor,
+    shm: wl_shm::WlShm,
+    wm_base: xdg_wm_base::XdgWmBase,
+}
+
+/// A toplevel window of the client.
+#[derive(Debug)]
+pub struct Toplevel {
+    /// Its surface.
+    pub surface: wl_surface::WlSurface,
+    /// Its xdg_surface.
+    pub xdg_surface: xdg_surface::XdgSurface,
+    /// Its role object.
+    pub toplevel: xdg_toplevel::XdgToplevel,
+}
+
+/// A popup of the client.
+#[derive(Debug)]
+pub struct Popup {
+    /// Its surface.
+    pub surface: wl_surface::WlSurface,
+    /// Its xdg_surface.
+    pub xdg_surface: xdg_surface::XdgSurface,
+    /// Its role object.
+    pub popup: xdg_popup::XdgPopup,
+}
+
+impl Client {
+    /// Connects to the agent's socket at `path`.
+    pub fn connect(path: &Path) -> Self {
+        let stream = UnixStream::connect(path).expect("agent socket");
+        let conn = Connection::from_socket(stream).expect("wayland connection");
+        let (globals, queue) = registry_queue_init::<Seen>(&conn).expect("registry");
+        let qh = queue.handle();
+        let compositor = globals.bind(&qh, 4..=6, ()).expect("wl_compositor");
+        let subcompositor = globals.bind(&qh, 1..=1, ()).expect("wl_subcompositor");
+        let shm = globals.bind(&qh, 1..=1, ()).expect("wl_shm");
+        let wm_base = globals.bind(&qh, 1..=6, ()).expect("xdg_wm_base");
+        let mut client = Client {
+            _conn: conn,
+            queue,
+            qh,
+            seen: Seen::default(),
+            compositor,
+            subcompositor,
+            shm,
+            wm_base,
+        };
+        client.roundtrip();
+        client
+    }
+
+    /// The queue handle, for requests the helpers do not cover.
+    pub fn queue_handle(&self) -> QueueHandle<Seen> {
+        self.qh.clone()
+    }
+
+    /// Waits until the agent has processed everything sent so far.
+    pub fn roundtrip(&mut self) {
+        self.queue.roundtrip(&mut self.seen).expect("roundtrip");
+    }
+
+    /// A `width × height` wl_shm buffer filled by `pixel(x, y)`.
+    pub fn buffer(
+        &self,
+        width: i32,
+        height: i32,
+        pixel: impl Fn(i32, i32) -> u32,
+    ) -> wl_buffer::WlBuffer {
+        let mut bytes = Vec::with_capacity((width * height * 4) as usize);
+        for y in 0..height {
+            for x in 0..width {
+                bytes.extend_from_slice(&pixel(x, y).to_le_bytes());
+            }
+        }
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(&bytes).expect("write pixels");
+        let pool = self
+            .shm
+            .create_pool(file.as_fd(), width * height * 4, &self.qh, ());
+        let buffer = pool.create_buffer(
+            0,
+            width,
+            height,
+            width * 4,
+            wl_shm::Format::Argb8888,
+            &self.qh,
+            (),
+        );
+        pool.destroy();
+        buffer
+    }
+
+    fn acknowledge(&mut self, xdg_surface: &xdg_surface::XdgSurface) {
+        self.roundtrip();
+        let position = self
+            .seen
+            .configures
+            .iter()
+            .rposition(|(s, _)| s == xdg_surface)
+            .expect("a configure");
+        let (_, serial) = self.seen.configures.remove(position);
+        xdg_surface.ack_configure(serial);
+    }
+
+    /// A toplevel showing a `width × height` buffer of `color`, window geometry the whole
+    /// surface.
+    pub fn toplevel(&mut self, title: &str, width: i32, height: i32, color: u32) -> Toplevel {
+        let surface = self.compositor.create_surface(&self.qh, ());
+        let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
+        let toplevel = xdg_surface.get_toplevel(&self.qh, ());
+        toplevel.set_title(title.to_owned());
+        toplevel.set_app_id("bulkhead.test".to_owned());
+        surface.commit();
+        self.acknowledge(&xdg_surface);
+        let buffer = self.buffer(width, height, |_, _| color);
+        surface.attach(Some(&buffer), 0, 0);
+        surface.damage_buffer(0, 0, width, height);
+        surface.commit();
+        self.roundtrip();
+        Toplevel {
+            surface,
+            xdg_surface,
+            toplevel,
+        }
+    }
+
+    /// Replaces the toplevel's content with a new buffer (resizing it).
+    pub fn redraw(&mut self, surface: &wl_surface::WlSurface, width: i32, height: i32, color: u32) {
+        let buffer = self.buffer(width, height, |_, _| color);
+        surface.attach(Some(&buffer), 0, 0);
+        surface.damage_buffer(0, 0, width, height);
+        surface.commit();
+        self.roundtrip();
+    }
+
+    /// Attaches a buffer `pixel` and damages only `damage` (x, y, w, h) of it.
+    pub fn partial_redraw(
+        &mut self,
+        surface: &wl_surface::WlSurface,
+        size: (i32, i32),
+        damage: (i32, i32, i32, i32),
+        pixel: impl Fn(i32, i32) -> u32,
+    ) {
+        let buffer = self.buffer(size.0, size.1, pixel);
+        surface.attach(Some(&buffer), 0, 0);
+        surface.damage_buffer(damage.0, damage.1, damage.2, damage.3);
+        surface.commit();
+        self.roundtrip();
+    }
+
+    /// Asks for a frame callback on `surface` and commits.
+    pub fn request_frame(&mut self, surface: &wl_surface::WlSurface) {
+        surface.frame(&self.qh, ());
+        surface.commit();
+        self.roundtrip();
+    }
+
+    /// A subsurface of `parent` at `(x, y)` showing `width × height` of `color`
+    /// (synchronized: shown with the parent's next commit, which this makes).
+    pub fn subsurface(
+        &mut self,
+        parent: &wl_surface::WlSurface,
+        (x, y): (i32, i32),
+        (width, height): (i32, i32),
+        color: u32,
+    ) -> (wl_surface::WlSurface, wl_subsurface::WlSubsurface) {
+        let surface = self.compositor.create_surface(&self.qh, ());
+        let subsurface = self
+            .subcompositor
+            .get_subsurface(&surface, parent, &self.qh, ());
+        subsurface.set_position(x, y);
+        let buffer = self.buffer(width, height, |_, _| color);
+        surface.attach(Some(&buffer), 0, 0);
+        surface.damage_buffer(0, 0, width, height);
+        surface.commit();
+        parent.commit();
+        self.roundtrip();
+        (surface, subsurface)
+    }
+
+    /// A popup of `parent` anchored at `(x, y)` of its window geometry, growing down and
+    /// right, showing `width × height` of `color`.
+    pub fn popup(
+        &mut self,
+        parent: &xdg_surface::XdgSurface,
+        (x, y): (i32, i32),
+        (width, height): (i32, i32),
+        color: u32,
+    ) -> Popup {
+        let positioner = self.wm_base.create_positioner(&self.qh, ());
+        positioner.set_size(width, height);
+        positioner.set_anchor_rect(x, y, 1, 1);
+        positioner.set_anchor(xdg_positioner::Anchor::TopLeft);
+        positioner.set_gravity(xdg_positioner::Gravity::BottomRight);
+        let surface = self.compositor.create_surface(&self.qh, ());
+        let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
+        let popup = xdg_surface.get_popup(Some(parent), &positioner, &self.qh, ());
+        positioner.destroy();
+        surface.commit();
+        self.acknowledge(&xdg_surface);
+        let buffer = self.buffer(width, height, |_, _| color);
+        surface.attach(Some(&buffer), 0, 0);
+        surface.damage_buffer(0, 0, width, height);
+        surface.commit();
+        self.roundtrip();
+        Popup {
+            surface,
+            xdg_surface,
+            popup,
+        }
+    }
+}
+
+impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Seen {
+    fn event(
+        _: &mut Self,
+        _: &wl_registry::WlRegistry,
+        _: wl_registry::Event,
+        _: &GlobalListContents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+}
+
+impl Dispatch<xdg_wm_base::XdgWmBase, ()> for Seen {
+    fn event(
+        _: &mut Self,
+        wm_base: &xdg_wm_base::XdgWmBase,
+        event: xdg_wm_base::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_wm_base::Event::Ping { serial } = event {
+            wm_base.pong(serial);
+        }
+    }
+}
+
+impl Dispatch<xdg_surface::XdgSurface, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        xdg_surface: &xdg_surface::XdgSurface,
+        event: xdg_surface::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_surface::Event::Configure { serial } = event {
+            seen.configures.push((xdg_surface.clone(), serial));
+        }
+    }
+}
+
+impl Dispatch<xdg_toplevel::XdgToplevel, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &xdg_toplevel::XdgToplevel,
+        event: xdg_toplevel::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            xdg_toplevel::Event::Configure { width, height, .. } => {
+                seen.toplevel_size = Some((width, height));
+            }
+            xdg_toplevel::Event::Close => seen.closed = true,
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<xdg_popup::XdgPopup, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &xdg_popup::XdgPopup,
+        event: xdg_popup::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_popup::Event::PopupDone = event {
+            seen.popup_done = true;
+        }
+    }
+}
+
+impl Dispatch<wl_callback::WlCallback, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_callback::WlCallback,
+        event: wl_callback::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            seen.frames_done += 1;
+        }
+    }
+}
+
+delegate_noop!(Seen: wl_compositor::WlCompositor);
+delegate_noop!(Seen: wl_subcompositor::WlSubcompositor);
+delegate_noop!(Seen: wl_subsurface::WlSubsurface);
+delegate_noop!(Seen: wl_shm_pool::WlShmPool);
+delegate_noop!(Seen: xdg_positioner::XdgPositioner);
+delegate_noop!(Seen: ignore wl_shm::WlShm);
+delegate_noop!(Seen: ignore wl_buffer::WlBuffer);
+delegate_noop!(Seen: ignore wl_surface::WlSurface);

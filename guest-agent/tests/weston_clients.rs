@@ -1,0 +1,80 @@
+//! Real clients nobody here wrote (Debian's `weston` package) against the agent.
+
+mod common;
+
+use std::process::{Child, Stdio};
+
+use bulkhead_guest_agent::link::WindowKind;
+use common::Fixture;
+
+/// Starts `program` against the agent, or says why the test is skipped.
+fn spawn(fixture: &Fixture, program: &str) -> Option<Child> {
+    match fixture
+        .command(program)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => Some(child),
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("skipped: cannot run {program} ({err}); install Debian's weston");
+            }
+            None
+        }
+    }
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn weston_simple_shm_becomes_a_window_with_its_pixels() {
+    let mut fixture = Fixture::start();
+    let Some(child) = spawn(&fixture, "weston-simple-shm") else {
+        return;
+    };
+    let mut child = Reaper(child);
+    fixture.wait_for("a few frames of simple-shm", |f| {
+        f.windows.values().any(|w| w.mapped && w.frames >= 3)
+    });
+    let ids = fixture.live(true);
+    assert_eq!(ids.len(), 1);
+    let window = &fixture.windows[&ids[0]];
+    assert_eq!(window.kind, Some(WindowKind::Toplevel));
+    assert_eq!(window.title.as_deref(), Some("simple-shm"));
+    assert_eq!(window.size(), (250, 250));
+    // simple-shm fills its XRGB buffer with 0xff, then paints a pattern inside a 20 px
+    // border: the border is white, and every pixel is opaque (its diagonal cross would
+    // show if the agent took the X byte of XRGB for alpha).
+    assert_eq!(window.pixel(5, 5), 0xffff_ffff);
+    assert_eq!(window.pixel(249, 249), 0xffff_ffff);
+    assert!(
+        window.pixels.iter().all(|p| p >> 24 == 0xff),
+        "XRGB is opaque"
+    );
+    assert_eq!(
+        window.pixel(100, 100) >> 24,
+        0xff,
+        "the diagonal cross is opaque"
+    );
+    let inside: std::collections::HashSet<u32> = (20..230).map(|i| window.pixel(i, 125)).collect();
+    assert!(inside.len() > 10, "the pattern is drawn: {inside:?}");
+    // Animation: frames keep coming, paced by frame-done.
+    let frames = window.frames;
+    fixture.wait_for("more frames", |f| f.windows[&ids[0]].frames > frames + 5);
+
+    child.0.kill().expect("kill simple-shm");
+    let _ = child.0.wait();
+    fixture.wait_for("Destroy after the client died", |f| {
+        f.windows[&ids[0]].destroyed
+    });
+}

@@ -1,0 +1,276 @@
+//! Windows end to end: a real Wayland client (tests/common/client.rs) against the agent,
+//! with the model dom0 of tests/common checking what reaches it.
+
+mod common;
+
+use std::time::Duration;
+
+use bulkhead_guest_agent::link::{AgentMessage, Dom0Message, Rect, WindowId, WindowKind};
+use common::Fixture;
+use common::client::{BLUE, Client, GREEN, RED, WHITE};
+
+fn only_toplevel(fixture: &Fixture) -> u32 {
+    let ids = fixture.live(true);
+    assert_eq!(ids.len(), 1, "exactly one toplevel: {:?}", fixture.windows);
+    ids[0]
+}
+
+#[test]
+fn toplevel_with_subsurface_is_one_flattened_window() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("flat", 200, 100, RED);
+    let _sub = client.subsurface(&toplevel.surface, (20, 20), (50, 50), BLUE);
+    fixture.wait_for("the subsurface in the toplevel's image", |f| {
+        f.windows
+            .values()
+            .any(|w| w.mapped && w.frames > 0 && w.pixel(30, 30) == BLUE)
+    });
+    let id = only_toplevel(&fixture);
+    let window = &fixture.windows[&id];
+    assert!(
+        fixture.live(false).is_empty(),
+        "a subsurface is not a window"
+    );
+    assert_eq!(window.kind, Some(WindowKind::Toplevel));
+    assert_eq!(window.title.as_deref(), Some("flat"));
+    assert_eq!(window.app_id.as_deref(), Some("bulkhead.test"));
+    assert_eq!(window.size(), (200, 100));
+    assert_eq!(window.pixel(5, 5), RED);
+    assert_eq!(window.pixel(20, 20), BLUE);
+    assert_eq!(window.pixel(69, 69), BLUE);
+    assert_eq!(window.pixel(70, 70), RED);
+    assert_eq!(window.pixel(199, 99), RED);
+}
+
+#[test]
+fn popup_is_its_own_window_placed_relative_to_its_parent() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("menu owner", 300, 200, WHITE);
+    let popup = client.popup(&toplevel.xdg_surface, (10, 20), (40, 30), GREEN);
+    fixture.wait_for("the popup's first frame", |f| {
+        f.live(false).iter().any(|id| f.windows[id].frames > 0)
+    });
+    let parent = only_toplevel(&fixture);
+    let popups = fixture.live(false);
+    assert_eq!(popups.len(), 1);
+    let window = &fixture.windows[&popups[0]];
+    assert_eq!(
+        window.kind,
+        Some(WindowKind::Popup {
+            parent: WindowId::new(parent).unwrap(),
+            x: 10,
+            y: 20,
+        })
+    );
+    assert_eq!(window.size(), (40, 30));
+    assert!(window.pixels.iter().all(|&p| p == GREEN));
+    fixture.wait_for("the popup mapped", |f| f.windows[&popups[0]].mapped);
+
+    popup.popup.destroy();
+    popup.xdg_surface.destroy();
+    popup.surface.destroy();
+    client.roundtrip();
+    fixture.wait_for("the popup destroyed", |f| f.windows[&popups[0]].destroyed);
+    assert!(!fixture.windows[&parent].destroyed);
+}
+
+#[test]
+fn a_resize_sends_a_whole_frame_of_the_new_size() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("resizer", 100, 80, RED);
+    fixture.wait_for("the first frame", |f| {
+        f.windows.values().any(|w| w.frames > 0)
+    });
+    client.redraw(&toplevel.surface, 320, 240, BLUE);
+    fixture.wait_for("a 320x240 frame", |f| {
+        f.windows
+            .values()
+            .any(|w| w.frames > 0 && w.size() == (320, 240))
+    });
+    let id = only_toplevel(&fixture);
+    let window = &fixture.windows[&id];
+    assert!(window.pixels.iter().all(|&p| p == BLUE));
+    assert_eq!(
+        window.rects,
+        vec![Rect {
+            x: 0,
+            y: 0,
+            w: 320,
+            h: 240
+        }]
+    );
+    let creates = fixture
+        .log
+        .iter()
+        .filter(|m| matches!(m, AgentMessage::CreateWindow { .. }))
+        .count();
+    assert_eq!(creates, 1, "a resize is not a new window");
+
+    // Smaller again: dom0 sees the new size too.
+    client.redraw(&toplevel.surface, 50, 40, GREEN);
+    fixture.wait_for("a 50x40 frame", |f| f.windows[&id].size() == (50, 40));
+    assert!(fixture.windows[&id].pixels.iter().all(|&p| p == GREEN));
+}
+
+#[test]
+fn close_from_dom0_reaches_the_client_and_destroy_follows() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("closable", 64, 64, RED);
+    fixture.wait_for("the window mapped", |f| {
+        f.windows.values().any(|w| w.mapped)
+    });
+    let id = only_toplevel(&fixture);
+    fixture.send(Dom0Message::Close {
+        window: WindowId::new(id).unwrap(),
+    });
+    for _ in 0..100 {
+        client.roundtrip();
+        if client.seen.closed {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(client.seen.closed, "the client got xdg_toplevel.close");
+    toplevel.toplevel.destroy();
+    toplevel.xdg_surface.destroy();
+    toplevel.surface.destroy();
+    client.roundtrip();
+    fixture.wait_for("Destroy", |f| f.windows[&id].destroyed);
+}
+
+#[test]
+fn a_client_that_disconnects_loses_its_windows() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("leaving", 64, 64, RED);
+    let _popup = client.popup(&toplevel.xdg_surface, (5, 5), (20, 20), GREEN);
+    fixture.wait_for("both windows", |f| {
+        f.windows.values().filter(|w| w.mapped).count() == 2
+    });
+    drop(client);
+    fixture.wait_for("both destroyed", |f| {
+        f.windows.values().all(|w| w.destroyed)
+    });
+}
+
+#[test]
+fn frames_and_frame_callbacks_wait_for_frame_done() {
+    let mut fixture = Fixture::start();
+    fixture.auto_ack = false;
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("paced", 64, 64, RED);
+    fixture.wait_for("the first frame", |f| {
+        f.windows.values().any(|w| w.frames == 1)
+    });
+    let id = only_toplevel(&fixture);
+
+    // The client draws twice more, asking for frame callbacks; dom0 has not answered.
+    toplevel.surface.frame(&client_qh(&client), ());
+    client.redraw(&toplevel.surface, 64, 64, GREEN);
+    client.redraw(&toplevel.surface, 64, 64, BLUE);
+    fixture.settle(Duration::from_millis(300));
+    assert_eq!(fixture.windows[&id].frames, 1, "no frame before frame-done");
+    client.roundtrip();
+    assert_eq!(
+        client.seen.frames_done, 0,
+        "no frame callback before frame-done"
+    );
+
+    // dom0 shows frame 1: the newest content follows as frame 2.
+    fixture.ack(id);
+    fixture.wait_for("frame 2", |f| f.windows[&id].frames == 2);
+    assert!(fixture.windows[&id].pixels.iter().all(|&p| p == BLUE));
+    client.roundtrip();
+    assert_eq!(
+        client.seen.frames_done, 0,
+        "the callback belongs to frame 2"
+    );
+
+    fixture.ack(id);
+    for _ in 0..100 {
+        client.roundtrip();
+        if client.seen.frames_done > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        client.seen.frames_done, 1,
+        "frame-done answers the frame callback"
+    );
+}
+
+fn client_qh(client: &Client) -> wayland_client::QueueHandle<common::client::Seen> {
+    client.queue_handle()
+}
+
+#[test]
+fn only_damaged_pixels_are_copied_and_announced() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("damage", 256, 256, WHITE);
+    fixture.wait_for("the first frame", |f| {
+        f.windows.values().any(|w| w.frames == 1)
+    });
+    let id = only_toplevel(&fixture);
+
+    // A new buffer that differs everywhere, but only a 64x64 square is declared damaged:
+    // only that square may reach dom0.
+    client.partial_redraw(&toplevel.surface, (256, 256), (64, 64, 64, 64), |x, y| {
+        if (64..128).contains(&x) && (64..128).contains(&y) {
+            RED
+        } else {
+            GREEN
+        }
+    });
+    fixture.wait_for("frame 2", |f| f.windows[&id].frames == 2);
+    let window = &fixture.windows[&id];
+    assert_eq!(
+        window.rects,
+        vec![Rect {
+            x: 64,
+            y: 64,
+            w: 64,
+            h: 64
+        }]
+    );
+    assert_eq!(window.pixel(64, 64), RED);
+    assert_eq!(window.pixel(127, 127), RED);
+    assert_eq!(window.pixel(63, 64), WHITE);
+    assert_eq!(window.pixel(128, 128), WHITE);
+    assert_eq!(window.pixel(0, 0), WHITE);
+
+    // Frame 3 goes into the buffer of frame 1 (two frames old): it must catch up on
+    // frame 2's square as well as its own.
+    client.partial_redraw(&toplevel.surface, (256, 256), (0, 0, 16, 16), |x, y| {
+        if x < 16 && y < 16 {
+            BLUE
+        } else if (64..128).contains(&x) && (64..128).contains(&y) {
+            RED
+        } else {
+            GREEN
+        }
+    });
+    fixture.wait_for("frame 3", |f| f.windows[&id].frames == 3);
+    let window = &fixture.windows[&id];
+    assert_eq!(
+        window.rects,
+        vec![Rect {
+            x: 0,
+            y: 0,
+            w: 16,
+            h: 16
+        }]
+    );
+    assert_eq!(window.pixel(0, 0), BLUE);
+    assert_eq!(
+        window.pixel(100, 100),
+        RED,
+        "frame 2's damage copied into the old buffer"
+    );
+    assert_eq!(window.pixel(200, 200), WHITE);
+}

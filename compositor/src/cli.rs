@@ -123,7 +123,7 @@ mod tests {
     fn refuses_bad_values() {
         for bad in [
             &["--size", "0x10"][..],
-            &["--size", "255x800"],
+            &["--size", "319x800"],
             &["--size", "10"],
             &["--size", "99999x10"],
             &["--qube", "work"],

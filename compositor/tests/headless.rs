@@ -24,6 +24,16 @@ fn two_qubes_render_with_their_borders_and_content() {
     f.desktop.end_move();
     f.desktop.verify_invariants().unwrap();
 
+    // A tiny window still gets a title bar wide enough for its qube's name.
+    let personal = f.qube("personal", Label::Green);
+    let tiny = f.window(personal, Size::new(24, 16), "", 0x80);
+    let at = f.desktop.content_rect(tiny).unwrap().loc();
+    f.desktop.begin_move(at).unwrap();
+    f.desktop.update_move(Point::new(at.x + 10, at.y + 500));
+    f.desktop.end_move();
+    f.desktop.focus_and_raise(a);
+    f.desktop.verify_invariants().unwrap();
+
     let shot = f.shot();
     let path = artifacts().join("headless-two-qubes.png");
     shot.write_png(&path).unwrap();

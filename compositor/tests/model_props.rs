@@ -311,9 +311,11 @@ proptest! {
     #[test]
     fn invariants_hold_after_every_step(
         ops in proptest::collection::vec(op(), 1..80),
-        (border, popup_border, title_height) in (1..=32i32, 1..=32i32, 12..=96i32),
+        (border, popup_border, title_height, min_title_width)
+            in (1..=32i32, 1..=32i32, 12..=96i32, 0..=200i32),
     ) {
-        let mut world = World::new(FrameStyle { border, popup_border, title_height });
+        let style = FrameStyle { border, popup_border, title_height, min_title_width };
+        let mut world = World::new(style);
         for op in ops {
             world.step(op);
             if let Err(e) = world.d.verify_invariants() {

@@ -126,7 +126,13 @@ pub struct FrameStyle {
     pub popup_border: i32,
     /// Height of a toplevel's title bar.
     pub title_height: i32,
+    /// Narrowest title bar: a toplevel narrower than this gets a filler in the label colour
+    /// beside its content, so the `[qube]` name always has room.
+    pub min_title_width: i32,
 }
+
+/// Default [`FrameStyle::min_title_width`]: about 25 characters of title text.
+pub const MIN_TITLE_WIDTH: i32 = 200;
 
 impl FrameStyle {
     /// The sizes of `theme`.
@@ -137,16 +143,26 @@ impl FrameStyle {
             border: px(theme.border_width()),
             popup_border: px(theme.popup_border_width()),
             title_height: px(theme.title_height()),
+            min_title_width: MIN_TITLE_WIDTH,
         }
     }
 
-    /// Extra pixels the frame adds around the content: (left, top, right, bottom).
-    pub const fn insets(&self, kind: FrameKind) -> Insets {
+    /// Width of the filler beside a toplevel's content `content_w` pixels wide.
+    pub fn filler_width(&self, kind: FrameKind, content_w: i32) -> i32 {
+        match kind {
+            FrameKind::Toplevel => self.min_title_width.saturating_sub(content_w).max(0),
+            FrameKind::Popup => 0,
+        }
+    }
+
+    /// Extra pixels the frame adds around content `content_w` pixels wide: (left, top,
+    /// right, bottom); the right side includes the filler of narrow toplevels.
+    pub fn insets(&self, kind: FrameKind, content_w: i32) -> Insets {
         match kind {
             FrameKind::Toplevel => Insets {
                 left: self.border,
                 top: self.border + self.title_height,
-                right: self.border,
+                right: self.border + self.filler_width(kind, content_w),
                 bottom: self.border,
             },
             FrameKind::Popup => Insets {
@@ -208,6 +224,8 @@ pub struct FrameGeometry {
     pub borders: [Rect; 4],
     /// The title bar, for toplevels: between the top border and the content.
     pub title_bar: Option<Rect>,
+    /// Beside the content of a toplevel narrower than the narrowest title bar.
+    pub filler: Option<Rect>,
     /// The guest's pixels.
     pub content: Rect,
 }
@@ -215,7 +233,11 @@ pub struct FrameGeometry {
 impl FrameGeometry {
     /// Every rectangle dom0 paints in the label colour.
     pub fn decorations(&self) -> impl Iterator<Item = Rect> + '_ {
-        self.borders.iter().copied().chain(self.title_bar)
+        self.borders
+            .iter()
+            .copied()
+            .chain(self.title_bar)
+            .chain(self.filler)
     }
 }
 
@@ -231,7 +253,9 @@ impl FrameGeometry {
 /// └─────────── bottom border ──────────┘
 /// ```
 pub fn frame_geometry(content: Rect, kind: FrameKind, style: &FrameStyle) -> FrameGeometry {
-    let i = style.insets(kind);
+    let i = style.insets(kind, content.w);
+    let filler_w = style.filler_width(kind, content.w);
+    let inner_w = content.w.saturating_add(filler_w);
     let outer = Rect::new(
         content.x.saturating_sub(i.left),
         content.y.saturating_sub(i.top),
@@ -244,16 +268,19 @@ pub fn frame_geometry(content: Rect, kind: FrameKind, style: &FrameStyle) -> Fra
             Some(Rect::new(
                 content.x,
                 outer.y + style.border,
-                content.w,
+                inner_w,
                 style.title_height,
             )),
         ),
         FrameKind::Popup => (style.popup_border, None),
     };
+    let content_right = content.x.saturating_add(content.w);
+    let filler = (filler_w > 0).then(|| Rect::new(content_right, content.y, filler_w, content.h));
     // Left and right strips run from below the top border to above the bottom border, beside
-    // the title bar and the content.
+    // the title bar and the content (and filler).
     let side_top = outer.y + top_border;
     let side_h = content.h.saturating_add(i.top - top_border);
+    let side_w = i.left;
     let borders = [
         Rect::new(outer.x, outer.y, outer.w, top_border),
         Rect::new(
@@ -262,25 +289,23 @@ pub fn frame_geometry(content: Rect, kind: FrameKind, style: &FrameStyle) -> Fra
             outer.w,
             i.bottom,
         ),
-        Rect::new(outer.x, side_top, i.left, side_h),
-        Rect::new(
-            content.x.saturating_add(content.w),
-            side_top,
-            i.right,
-            side_h,
-        ),
+        Rect::new(outer.x, side_top, side_w, side_h),
+        Rect::new(content.x.saturating_add(inner_w), side_top, side_w, side_h),
     ];
     FrameGeometry {
         outer,
         borders,
         title_bar,
+        filler,
         content,
     }
 }
 
 /// The largest content size whose frame fits in `output`.
 pub fn max_content_size(output: Size, kind: FrameKind, style: &FrameStyle) -> Size {
-    let i = style.insets(kind);
+    // Without filler: a window this wide is wider than the narrowest title bar as long as
+    // the output is at least `MIN_OUTPUT_SIDE` wide.
+    let i = style.insets(kind, i32::MAX);
     Size::new(
         (output.w - i.horizontal()).max(1),
         (output.h - i.vertical()).max(1),
@@ -304,7 +329,7 @@ pub fn clamp_content_origin(
     kind: FrameKind,
     style: &FrameStyle,
 ) -> Point {
-    let i = style.insets(kind);
+    let i = style.insets(kind, size.w);
     let clamp_axis = |want: i32, len: i32, before: i32, after: i32, out: i32| -> i32 {
         let min = before;
         let max = (out - after - len).max(min);
@@ -325,7 +350,7 @@ pub const CASCADE_START: Point = Point::new(48, 48);
 /// that restarts at the top-left whenever the next step would leave the output, so that
 /// the whole frame is always on screen.
 pub fn cascade_origin(n: u32, size: Size, output: Size, style: &FrameStyle) -> Point {
-    let i = style.insets(FrameKind::Toplevel);
+    let i = style.insets(FrameKind::Toplevel, size.w);
     let outer = Size::new(size.w + i.horizontal(), size.h + i.vertical());
     let room_x = i64::from(output.w) - i64::from(outer.w) - i64::from(CASCADE_START.x);
     let room_y = i64::from(output.h) - i64::from(outer.h) - i64::from(CASCADE_START.y);
@@ -347,6 +372,7 @@ mod tests {
         border: 3,
         popup_border: 2,
         title_height: 24,
+        min_title_width: 200,
     };
 
     #[test]
@@ -367,6 +393,40 @@ mod tests {
         let area = |r: Rect| i64::from(r.w) * i64::from(r.h);
         let sum: i64 = g.decorations().map(area).sum::<i64>() + area(content);
         assert_eq!(sum, area(g.outer));
+    }
+
+    #[test]
+    fn narrow_toplevels_get_a_filler_so_the_title_has_room() {
+        let content = Rect::new(100, 100, 20, 50);
+        let g = frame_geometry(content, FrameKind::Toplevel, &STYLE);
+        assert_eq!(g.title_bar, Some(Rect::new(100, 76, 200, 24)));
+        assert_eq!(g.filler, Some(Rect::new(120, 100, 180, 50)));
+        assert_eq!(g.outer, Rect::new(97, 73, 206, 80));
+        assert_eq!(g.borders[3], Rect::new(300, 76, 3, 74));
+        let area = |r: Rect| i64::from(r.w) * i64::from(r.h);
+        let sum: i64 = g.decorations().map(area).sum::<i64>() + area(content);
+        assert_eq!(sum, area(g.outer));
+        for d in g.decorations() {
+            assert!(!d.overlaps(&content) && g.outer.contains_rect(&d), "{d:?}");
+        }
+        // Wide enough: no filler.
+        let wide = frame_geometry(Rect::new(0, 30, 200, 10), FrameKind::Toplevel, &STYLE);
+        assert_eq!(wide.filler, None);
+        // The cascade and clamping account for the filler.
+        let out = Size::new(320, 320);
+        let p = clamp_content_origin(
+            Point::new(5000, 5000),
+            Size::new(1, 1),
+            out,
+            FrameKind::Toplevel,
+            &STYLE,
+        );
+        let g = frame_geometry(
+            Rect::from_parts(p, Size::new(1, 1)),
+            FrameKind::Toplevel,
+            &STYLE,
+        );
+        assert_eq!((g.outer.right(), g.outer.bottom()), (320, 320));
     }
 
     #[test]

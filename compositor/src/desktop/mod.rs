@@ -44,9 +44,10 @@ pub const MAX_TITLE_CHARS: usize = bulkhead_border_theme::MAX_TITLE_CHARS;
 pub const MAX_APP_ID_CHARS: usize = 127;
 
 /// Smallest output side the model works with: room for the largest frame a theme allows
-/// (a 96 px title bar and two 32 px borders) around at least one content pixel. A smaller
+/// (a 96 px title bar, two 32 px borders, the narrowest title bar) around at least one content
+/// pixel. A smaller
 /// real output shows the model's top-left corner.
-pub const MIN_OUTPUT_SIDE: i32 = 256;
+pub const MIN_OUTPUT_SIDE: i32 = 320;
 
 fn clamp_output(output: Size) -> Size {
     Size::new(output.w.max(MIN_OUTPUT_SIDE), output.h.max(MIN_OUTPUT_SIDE))

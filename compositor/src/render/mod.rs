@@ -94,6 +94,7 @@ struct WindowVisuals {
     underlay: SolidColorBuffer,
     borders: [SolidColorBuffer; 4],
     title_bar: SolidColorBuffer,
+    filler: SolidColorBuffer,
     title: Option<TitleTexture>,
 }
 
@@ -200,6 +201,10 @@ impl Scene {
                 }
                 vis.title_bar.update((bar.w, bar.h), color32(bar_color));
                 out.push(solid(&vis.title_bar, bar));
+            }
+            if let Some(filler) = geo.filler {
+                vis.filler.update((filler.w, filler.h), color32(bar_color));
+                out.push(solid(&vis.filler, filler));
             }
             for (buf, rect) in vis.borders.iter_mut().zip(geo.borders) {
                 buf.update((rect.w, rect.h), color32(bar_color));

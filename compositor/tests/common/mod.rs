@@ -112,6 +112,9 @@ pub fn check_window(f: &Fixture, shot: &Screenshot, id: WindowId, tag: u8) {
     for b in geo.borders {
         assert_all(shot, b, "border", |_, _| bar);
     }
+    if let Some(filler) = geo.filler {
+        assert_all(shot, filler, "filler", |_, _| bar);
+    }
     let title = geo.title_bar.expect("toplevel has a title bar");
     let mut text_pixels = 0;
     for (x, y) in rect_pixels(title) {

@@ -185,6 +185,9 @@ impl Server {
             server.agent.handle_dom0(message);
         }
         server.add_doorbell(doorbell)?;
+        // Drains what came after the handshake and tells dom0 we wait for its doorbell
+        // (dom0 rings only a peer that said so).
+        server.agent.poll_link();
         if let Some(socket) = socket {
             server.add_hangup_watch(socket)?;
         }

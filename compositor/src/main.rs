@@ -66,7 +66,7 @@ fn main() -> Result<()> {
         Backend::Winit(_) => Some(std::time::Duration::from_millis(16)),
     };
     event_loop
-        .run(tick, &mut state, State::redraw_if_needed)
+        .run(tick, &mut state, State::after_dispatch)
         .context("event loop")?;
     drop(control);
     Ok(())

@@ -95,6 +95,15 @@ impl Dom0 {
         Ok(size)
     }
 
+    /// Hands the model's events (focus in/out, close requests) to the qubes' connection
+    /// handlers. Until those exist (next issue), they are logged and dropped.
+    pub fn route_events(&mut self) {
+        for event in self.desktop.take_events() {
+            tracing::debug!(?event, "model event (no connection handler yet)");
+            self.needs_redraw = true;
+        }
+    }
+
     /// Forgets a qube whose connection is gone, with all its windows.
     pub fn qube_gone(&mut self, qube: QubeId) {
         let gone = self.desktop.remove_qube(qube);
@@ -114,6 +123,13 @@ pub enum FrameError {
 }
 
 impl State {
+    /// Runs after every event-loop dispatch: hands the model's events on, then draws a
+    /// frame if anything changed.
+    pub fn after_dispatch(&mut self) {
+        self.dom0.route_events();
+        self.redraw_if_needed();
+    }
+
     /// Draws a frame if anything changed.
     pub fn redraw_if_needed(&mut self) {
         if !self.dom0.needs_redraw {

@@ -4,7 +4,7 @@
 
 use bulkhead_border_theme::{Label, QubeName};
 use bulkhead_compositor::desktop::{
-    Desktop, FrameStyle, Point, QubeId, QubeRequest, Size, SizeHints, WindowId,
+    Desktop, FrameStyle, ModelEvent, Point, QubeId, QubeRequest, Size, SizeHints, WindowId,
 };
 use proptest::prelude::*;
 
@@ -115,6 +115,23 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (-10..2000i32, -10..1500i32).prop_map(|(w, h)| Op::OutputSize { w, h }),
         1 => q.prop_map(|qube| Op::RemoveQube { qube }),
     ]
+}
+
+impl Op {
+    /// Whether the step is a qube's request (not the user's or dom0's doing).
+    fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Op::CreateToplevel { .. }
+                | Op::CreatePopup { .. }
+                | Op::Map { .. }
+                | Op::Unmap { .. }
+                | Op::Destroy { .. }
+                | Op::Resize { .. }
+                | Op::SetTitle { .. }
+                | Op::Hints { .. }
+        )
+    }
 }
 
 struct World {
@@ -316,8 +333,20 @@ proptest! {
     ) {
         let style = FrameStyle { border, popup_border, title_height, min_title_width };
         let mut world = World::new(style);
+        let mut focus = None;
         for op in ops {
+            let by_qube = op.is_request();
             world.step(op);
+            // The events tell the focus story exactly, and a qube's request can only ever
+            // take focus away.
+            for event in world.d.take_events() {
+                if let ModelEvent::Focus { from, to } = event {
+                    prop_assert_eq!(from.map(|(_, w)| w), focus);
+                    prop_assert!(!by_qube || to.is_none(), "a request gave focus");
+                    focus = to.map(|(_, w)| w);
+                }
+            }
+            prop_assert_eq!(focus, world.d.focused());
             if let Err(e) = world.d.verify_invariants() {
                 return Err(TestCaseError::fail(e.to_string()));
             }

@@ -195,9 +195,26 @@ pub struct Desktop {
     stack: Vec<WindowId>,
     focus: Option<WindowId>,
     grab: Option<MoveGrab>,
+    /// What the connection handlers must tell qubes, oldest first.
+    events: Vec<ModelEvent>,
     next_qube: u32,
     next_window: u64,
     cascade: u32,
+}
+
+/// Something qubes must be told, produced by the model for the connection handlers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelEvent {
+    /// Keyboard focus moved: `from` (if any) gets focus-out, `to` (if any) focus-in. Both
+    /// are toplevels; `from` may already be destroyed.
+    Focus {
+        /// The window that had focus, with its qube.
+        from: Option<(QubeId, WindowId)>,
+        /// The window that has it now, with its qube.
+        to: Option<(QubeId, WindowId)>,
+    },
+    /// The user asked for a window to be closed: send the qube a close request.
+    Close(CloseRequest),
 }
 
 /// A qube name that dom0 already knows.
@@ -216,6 +233,7 @@ impl Desktop {
             stack: Vec::new(),
             focus: None,
             grab: None,
+            events: Vec::new(),
             next_qube: 1,
             next_window: 1,
             cascade: 0,
@@ -321,6 +339,27 @@ impl Desktop {
     /// The focused window (always a visible toplevel), if any.
     pub fn focused(&self) -> Option<WindowId> {
         self.focus
+    }
+
+    /// Takes the events produced since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<ModelEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Moves focus, recording a [`ModelEvent::Focus`] if it changed. `from` is looked up
+    /// before the change (the caller passes the old owner if the window is already gone).
+    fn set_focus(&mut self, to: Option<WindowId>, from_qube: Option<QubeId>) {
+        if self.focus == to {
+            return;
+        }
+        let from = self.focus.and_then(|f| {
+            let q = self.windows.get(&f).map(|w| w.qube).or(from_qube)?;
+            Some((q, f))
+        });
+        let to_pair = to.and_then(|t| Some((self.windows.get(&t)?.qube, t)));
+        self.focus = to;
+        tracing::debug!(?from, to = ?to_pair, "focus");
+        self.events.push(ModelEvent::Focus { from, to: to_pair });
     }
 
     /// The qube that receives keyboard input: the focused window's.
@@ -435,6 +474,7 @@ impl Desktop {
             i += 1;
         }
         let focus_lost = self.focus.is_some_and(|f| gone.contains(&f));
+        let focus_owner = self.focused_qube();
         for g in &gone {
             let owner = self.windows.remove(g).map(|w| w.qube);
             if let Some(q) = owner.and_then(|o| self.qubes.get_mut(&o)) {
@@ -446,25 +486,26 @@ impl Desktop {
             self.grab = None;
         }
         if focus_lost {
-            self.focus = None;
-            if user_closed {
-                self.focus_topmost();
+            let next = if user_closed {
+                self.topmost_toplevel()
+            } else {
+                None
+            };
+            self.set_focus(next, focus_owner);
+            if let Some(f) = next {
+                self.raise(f);
             }
         }
         gone
     }
 
-    /// Focuses the topmost visible toplevel (after the user closed the focused one).
-    fn focus_topmost(&mut self) {
-        self.focus = self
-            .stack
+    /// The topmost visible toplevel.
+    fn topmost_toplevel(&self) -> Option<WindowId> {
+        self.stack
             .iter()
             .rev()
             .copied()
-            .find(|id| self.windows[id].parent().is_none() && self.is_visible(*id));
-        if let Some(f) = self.focus {
-            self.raise(f);
-        }
+            .find(|id| self.windows[id].parent().is_none() && self.is_visible(*id))
     }
 
     /// Moves a toplevel's block to the top of the stack.

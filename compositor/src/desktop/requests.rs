@@ -299,7 +299,7 @@ impl Desktop {
                 ?id,
                 "focused window hidden by its qube; focus dropped"
             );
-            self.focus = None;
+            self.set_focus(None, None);
         }
         if self.grab.is_some_and(|g| !self.is_visible(g.window)) {
             self.grab = None;

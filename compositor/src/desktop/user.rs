@@ -66,10 +66,7 @@ impl Desktop {
         }
         let root = self.root_of(id);
         self.raise(root);
-        if self.focus != Some(root) {
-            tracing::debug!(window = ?root, "focus");
-        }
-        self.focus = Some(root);
+        self.set_focus(Some(root), None);
         Some(root)
     }
 
@@ -156,10 +153,12 @@ impl Desktop {
     pub fn request_close(&mut self, id: WindowId) -> Option<CloseRequest> {
         let w = self.windows.get_mut(&id)?;
         w.closing = true;
-        Some(CloseRequest {
+        let req = CloseRequest {
             qube: w.qube,
             window: id,
-        })
+        };
+        self.events.push(super::ModelEvent::Close(req));
+        Some(req)
     }
 }
 
@@ -253,6 +252,45 @@ mod tests {
         assert_eq!(d.focused(), None);
         let _ = b;
         d.verify_invariants().unwrap();
+    }
+
+    #[test]
+    fn focus_changes_and_close_requests_are_reported() {
+        use crate::desktop::ModelEvent;
+        let (mut d, work, a, bad, b) = two_windows();
+        assert_eq!(d.take_events(), vec![]);
+        d.focus_and_raise(a);
+        d.focus_and_raise(a);
+        d.focus_and_raise(b);
+        let req = d.request_close(b).unwrap();
+        d.destroy(bad, b).unwrap();
+        assert_eq!(
+            d.take_events(),
+            vec![
+                ModelEvent::Focus {
+                    from: None,
+                    to: Some((work, a))
+                },
+                ModelEvent::Focus {
+                    from: Some((work, a)),
+                    to: Some((bad, b))
+                },
+                ModelEvent::Close(req),
+                // The destroyed window's qube is still named in `from`.
+                ModelEvent::Focus {
+                    from: Some((bad, b)),
+                    to: Some((work, a))
+                },
+            ]
+        );
+        d.set_mapped(work, a, false).unwrap();
+        assert_eq!(
+            d.take_events(),
+            vec![ModelEvent::Focus {
+                from: Some((work, a)),
+                to: None
+            }]
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn overlapping_windows_never_cover_a_higher_frame_and_translucency_shows_nothing
 }
 
 #[test]
-fn unchanged_frames_damage_nothing_and_title_changes_damage_the_bar() {
+fn only_what_changed_is_redrawn() {
     let mut f = Fixture::new(false);
     let work = f.qube("work", Label::Green);
     let a = f.window(work, Size::new(300, 200), "one", 0x10);
@@ -100,19 +100,30 @@ fn unchanged_frames_damage_nothing_and_title_changes_damage_the_bar() {
         .headless
         .render(&mut f.scene, &f.desktop, &f.theme)
         .unwrap();
-    assert!(first > 0);
+    assert_eq!(
+        first,
+        vec![f.desktop.output_rect()],
+        "the first frame is drawn whole"
+    );
     let again = f
         .headless
         .render(&mut f.scene, &f.desktop, &f.theme)
         .unwrap();
-    assert_eq!(again, 0, "nothing changed, nothing redrawn");
+    assert_eq!(again, vec![], "nothing changed, nothing redrawn");
+
+    // A new title redraws the title bar only.
     f.desktop.set_title(work, a, "two").unwrap();
+    let bar = f.desktop.frame(a).unwrap().title_bar.unwrap();
     let after = f
         .headless
         .render(&mut f.scene, &f.desktop, &f.theme)
         .unwrap();
-    assert!(after > 0, "a new title is redrawn");
-    // Damage to the content: only the damaged rectangle is copied.
+    assert!(!after.is_empty());
+    for r in &after {
+        assert!(bar.contains_rect(r), "{r:?} outside the title bar {bar:?}");
+    }
+
+    // New pixels in one rectangle redraw that rectangle only, and only it is copied.
     let size = Size::new(300, 200);
     let new = pattern_pixels(size, 0x99, 0xff);
     let px = PixelsRef {
@@ -126,10 +137,30 @@ fn unchanged_frames_damage_nothing_and_title_changes_damage_the_bar() {
         .unwrap()
         .update(px, &[Rect::new(10, 10, 20, 20)])
         .unwrap();
-    let shot = f.shot();
     let c = f.desktop.content_rect(a).unwrap();
+    let damage = f
+        .headless
+        .render(&mut f.scene, &f.desktop, &f.theme)
+        .unwrap();
+    assert_eq!(damage, vec![Rect::new(c.x + 10, c.y + 10, 20, 20)]);
+    let shot = f.shot();
     assert_eq!(shot.rgb(c.x + 15, c.y + 15), Some(pattern(15, 15, 0x99)));
     assert_eq!(shot.rgb(c.x + 40, c.y + 40), Some(pattern(40, 40, 0x10)));
+
+    // Moving a window redraws where it was and where it is, nothing else.
+    let outer_before = f.desktop.frame(a).unwrap().outer;
+    f.desktop.begin_move(c.loc()).unwrap();
+    f.desktop.update_move(Point::new(c.x + 100, c.y + 50));
+    f.desktop.end_move();
+    let outer_after = f.desktop.frame(a).unwrap().outer;
+    let damage = f
+        .headless
+        .render(&mut f.scene, &f.desktop, &f.theme)
+        .unwrap();
+    assert!(!damage.is_empty());
+    for r in &damage {
+        assert!(outer_before.overlaps(r) || outer_after.overlaps(r), "{r:?}");
+    }
 }
 
 #[test]

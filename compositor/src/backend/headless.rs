@@ -10,7 +10,7 @@ use smithay::reexports::pixman;
 use smithay::utils::{Rectangle, Transform};
 
 use super::{BackendError, Screenshot};
-use crate::desktop::{Desktop, Size};
+use crate::desktop::{Desktop, Rect, Size};
 use crate::render::{BACKGROUND, Scene, color32};
 
 /// An offscreen output of a fixed size.
@@ -42,13 +42,13 @@ impl Headless {
         self.size
     }
 
-    /// Redraws what changed since the last frame. Returns the number of damaged rectangles.
+    /// Redraws what changed since the last frame. Returns the damaged rectangles.
     pub fn render(
         &mut self,
         scene: &mut Scene,
         desktop: &Desktop,
         theme: &Theme,
-    ) -> Result<usize, BackendError> {
+    ) -> Result<Vec<Rect>, BackendError> {
         let elements = scene.elements(&mut self.renderer, desktop, theme);
         let mut target = self.renderer.bind(&mut self.image)?;
         // The image keeps its pixels between frames: age 1.
@@ -62,8 +62,15 @@ impl Headless {
                 color32(BACKGROUND),
             )
             .map_err(|e| BackendError::Render(format!("{e:?}")))?;
-        let damaged = result.damage.map_or(0, Vec::len);
-        tracing::trace!(damaged, "headless frame");
+        let damaged: Vec<Rect> = result
+            .damage
+            .map(|d| {
+                d.iter()
+                    .map(|r| Rect::new(r.loc.x, r.loc.y, r.size.w, r.size.h))
+                    .collect()
+            })
+            .unwrap_or_default();
+        tracing::trace!(damaged = damaged.len(), "headless frame");
         Ok(damaged)
     }
 

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use wayland_client::globals::{GlobalListContents, registry_queue_init};
 use wayland_client::protocol::{
-    wl_buffer, wl_callback, wl_compositor, wl_registry, wl_shm, wl_shm_pool, wl_subcompositor,
-    wl_subsurface, wl_surface,
+    wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm,
+    wl_shm_pool, wl_subcompositor, wl_subsurface, wl_surface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle, delegate_noop};
+use wayland_client::{Proxy, WEnum};
 use wayland_protocols::xdg::shell::client::{
     xdg_popup, xdg_positioner, xdg_surface, xdg_toplevel, xdg_wm_base,
 };
@@ -38,6 +39,31 @@ pub struct Seen {
     pub popup_done: bool,
     /// wl_callback.done count.
     pub frames_done: u32,
+    /// Input events, in order.
+    pub input: Vec<Input>,
+}
+
+/// An input event the client received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// wl_keyboard.enter on the surface with this protocol id.
+    KeyboardEnter(u32),
+    /// wl_keyboard.leave.
+    KeyboardLeave,
+    /// wl_keyboard.key: evdev code, pressed.
+    Key(u32, bool),
+    /// wl_keyboard.keymap received (its size).
+    Keymap(u32),
+    /// wl_pointer.enter on the surface with this protocol id, at surface-local x, y.
+    PointerEnter(u32, f64, f64),
+    /// wl_pointer.leave.
+    PointerLeave,
+    /// wl_pointer.motion at surface-local x, y.
+    Motion(f64, f64),
+    /// wl_pointer.button: code, pressed.
+    Button(u32, bool),
+    /// wl_pointer.axis: vertical?, value.
+    Axis(bool, f64),
 }
 
 /// A connected test client.
@@ -87,6 +113,9 @@ impl Client {
         let subcompositor = globals.bind(&qh, 1..=1, ()).expect("wl_subcompositor");
         let shm = globals.bind(&qh, 1..=1, ()).expect("wl_shm");
         let wm_base = globals.bind(&qh, 1..=6, ()).expect("xdg_wm_base");
+        let seat: wl_seat::WlSeat = globals.bind(&qh, 5..=7, ()).expect("wl_seat");
+        seat.get_keyboard(&qh, ());
+        seat.get_pointer(&qh, ());
         let mut client = Client {
             _conn: conn,
             queue,
@@ -104,6 +133,18 @@ impl Client {
     /// The queue handle, for requests the helpers do not cover.
     pub fn queue_handle(&self) -> QueueHandle<Seen> {
         self.qh.clone()
+    }
+
+    /// Round-trips until `input` contains an event matching `want` (or panics).
+    pub fn wait_input(&mut self, what: &str, want: impl Fn(&Input) -> bool) {
+        for _ in 0..200 {
+            self.roundtrip();
+            if self.seen.input.iter().any(&want) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("no {what}; input so far: {:?}", self.seen.input);
     }
 
     /// Waits until the agent has processed everything sent so far.
@@ -157,6 +198,18 @@ impl Client {
     /// A toplevel showing a `width × height` buffer of `color`, window geometry the whole
     /// surface.
     pub fn toplevel(&mut self, title: &str, width: i32, height: i32, color: u32) -> Toplevel {
+        self.toplevel_with(title, (width, height), None, |_, _| color)
+    }
+
+    /// A toplevel showing a `width × height` buffer drawn by `pixel`, with an optional
+    /// window geometry (x, y, w, h) inside it (the rest is client-side shadow).
+    pub fn toplevel_with(
+        &mut self,
+        title: &str,
+        (width, height): (i32, i32),
+        geometry: Option<(i32, i32, i32, i32)>,
+        pixel: impl Fn(i32, i32) -> u32,
+    ) -> Toplevel {
         let surface = self.compositor.create_surface(&self.qh, ());
         let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
         let toplevel = xdg_surface.get_toplevel(&self.qh, ());
@@ -164,7 +217,10 @@ impl Client {
         toplevel.set_app_id("bulkhead.test".to_owned());
         surface.commit();
         self.acknowledge(&xdg_surface);
-        let buffer = self.buffer(width, height, |_, _| color);
+        if let Some((x, y, w, h)) = geometry {
+            xdg_surface.set_window_geometry(x, y, w, h);
+        }
+        let buffer = self.buffer(width, height, pixel);
         surface.attach(Some(&buffer), 0, 0);
         surface.damage_buffer(0, 0, width, height);
         surface.commit();
@@ -354,6 +410,71 @@ impl Dispatch<wl_callback::WlCallback, ()> for Seen {
     }
 }
 
+impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_keyboard::WlKeyboard,
+        event: wl_keyboard::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_keyboard::Event::Enter { surface, .. } => {
+                seen.input
+                    .push(Input::KeyboardEnter(surface.id().protocol_id()));
+            }
+            wl_keyboard::Event::Leave { .. } => seen.input.push(Input::KeyboardLeave),
+            wl_keyboard::Event::Key { key, state, .. } => {
+                let pressed = matches!(state, WEnum::Value(wl_keyboard::KeyState::Pressed));
+                seen.input.push(Input::Key(key, pressed));
+            }
+            wl_keyboard::Event::Keymap { size, .. } => seen.input.push(Input::Keymap(size)),
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_pointer::WlPointer,
+        event: wl_pointer::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_pointer::Event::Enter {
+                surface,
+                surface_x,
+                surface_y,
+                ..
+            } => seen.input.push(Input::PointerEnter(
+                surface.id().protocol_id(),
+                surface_x,
+                surface_y,
+            )),
+            wl_pointer::Event::Leave { .. } => seen.input.push(Input::PointerLeave),
+            wl_pointer::Event::Motion {
+                surface_x,
+                surface_y,
+                ..
+            } => seen.input.push(Input::Motion(surface_x, surface_y)),
+            wl_pointer::Event::Button { button, state, .. } => {
+                let pressed = matches!(state, WEnum::Value(wl_pointer::ButtonState::Pressed));
+                seen.input.push(Input::Button(button, pressed));
+            }
+            wl_pointer::Event::Axis { axis, value, .. } => {
+                let vertical = matches!(axis, WEnum::Value(wl_pointer::Axis::VerticalScroll));
+                seen.input.push(Input::Axis(vertical, value));
+            }
+            _ => {}
+        }
+    }
+}
+
+delegate_noop!(Seen: ignore wl_seat::WlSeat);
 delegate_noop!(Seen: wl_compositor::WlCompositor);
 delegate_noop!(Seen: wl_subcompositor::WlSubcompositor);
 delegate_noop!(Seen: wl_subsurface::WlSubsurface);

@@ -78,3 +78,25 @@ fn weston_simple_shm_becomes_a_window_with_its_pixels() {
         f.windows[&ids[0]].destroyed
     });
 }
+
+#[test]
+fn several_animated_clients_share_the_arena_without_overlap() {
+    let mut fixture = Fixture::start();
+    let mut children = Vec::new();
+    for _ in 0..3 {
+        let Some(child) = spawn(&fixture, "weston-simple-shm") else {
+            return;
+        };
+        children.push(Reaper(child));
+    }
+    // The model dom0 checks on every frame that no buffer overlaps one dom0 may read.
+    fixture.wait_for("three animated windows", |f| {
+        f.windows
+            .values()
+            .filter(|w| w.mapped && w.frames >= 20)
+            .count()
+            == 3
+    });
+    drop(children);
+    fixture.wait_for("all destroyed", |f| f.windows.values().all(|w| w.destroyed));
+}

@@ -274,3 +274,60 @@ fn only_damaged_pixels_are_copied_and_announced() {
     );
     assert_eq!(window.pixel(200, 200), WHITE);
 }
+
+#[test]
+fn an_oversized_surface_is_cropped_to_the_wire_limit() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let width = i32::try_from(bulkhead_protocol::MAX_WINDOW_WIDTH).unwrap() + 1000;
+    let _toplevel = client.toplevel("too wide", width, 4, RED);
+    fixture.wait_for("a frame", |f| f.windows.values().any(|w| w.frames > 0));
+    let id = only_toplevel(&fixture);
+    assert_eq!(
+        fixture.windows[&id].size(),
+        (bulkhead_protocol::MAX_WINDOW_WIDTH, 4)
+    );
+    assert_eq!(
+        fixture.windows[&id].initial_size.map(|s| s.width),
+        Some(bulkhead_protocol::MAX_WINDOW_WIDTH)
+    );
+}
+
+#[test]
+fn windows_of_several_clients_get_distinct_ids_and_buffers() {
+    let mut fixture = Fixture::start();
+    let mut clients: Vec<Client> = (0..3)
+        .map(|_| Client::connect(&fixture.socket_path()))
+        .collect();
+    let colors = [RED, GREEN, BLUE];
+    let toplevels: Vec<_> = clients
+        .iter_mut()
+        .zip(colors)
+        .map(|(client, color)| client.toplevel("many", 300, 200, color))
+        .collect();
+    fixture.wait_for("three windows", |f| {
+        f.windows.values().filter(|w| w.mapped).count() == 3
+    });
+    let mut seen: Vec<u32> = fixture
+        .live(true)
+        .iter()
+        .map(|id| fixture.windows[id].pixel(0, 0))
+        .collect();
+    seen.sort_unstable();
+    let mut want = colors.to_vec();
+    want.sort_unstable();
+    assert_eq!(seen, want, "each window shows its own client's pixels");
+    // Resizes churn the allocator; the fixture checks for overlaps on every frame.
+    for round in 0..5 {
+        for (client, toplevel) in clients.iter_mut().zip(&toplevels) {
+            client.redraw(&toplevel.surface, 300 + round * 37, 200 + round * 23, WHITE);
+        }
+    }
+    fixture.wait_for("the last size everywhere", |f| {
+        f.live(true).iter().all(|id| {
+            f.windows[id]
+                .buffer
+                .is_some_and(|b| b.width == 300 + 4 * 37)
+        })
+    });
+}

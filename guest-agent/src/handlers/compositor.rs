@@ -10,6 +10,7 @@ use smithay::wayland::compositor::{
 
 use crate::state::{Agent, ClientState};
 use crate::window::Shell;
+use crate::window::frame::take_frame_callbacks;
 
 impl CompositorHandler for Agent {
     fn compositor_state(&mut self) -> &mut CompositorState {
@@ -36,6 +37,10 @@ impl CompositorHandler for Agent {
             root = parent;
         }
         let Some(id) = self.windows.id_of(&root) else {
+            // Not part of any window (a cursor image, a surface without a role yet): dom0
+            // never shows it, so its frame callbacks are answered at an idle pace.
+            let callbacks = take_frame_callbacks(&root);
+            self.defer_callbacks(callbacks);
             return;
         };
         let Some(window) = self.windows.get_mut(id) else {

@@ -54,7 +54,7 @@ pub fn window_geometry(surface: &WlSurface) -> Rectangle<i32, Logical> {
 }
 
 /// Takes the frame callbacks committed on every surface of the tree.
-fn take_frame_callbacks(surface: &WlSurface) -> Vec<WlCallback> {
+pub(crate) fn take_frame_callbacks(surface: &WlSurface) -> Vec<WlCallback> {
     let mut callbacks = Vec::new();
     with_surface_tree_downward(
         surface,

@@ -195,6 +195,31 @@ impl Fixture {
                 buffer,
                 rects,
             } => {
+                for (other_id, other) in &self.windows {
+                    if *other_id == window.get() || other.destroyed {
+                        continue;
+                    }
+                    let in_use = other
+                        .shown
+                        .iter()
+                        .map(|(_, b)| b)
+                        .chain(other.unacked.and(other.buffer.as_ref()));
+                    for used in in_use {
+                        assert!(
+                            !overlaps(used, buffer),
+                            "window {window}'s frame overlaps window {other_id}'s buffer"
+                        );
+                    }
+                }
+                for rect in rects {
+                    assert!(
+                        rect.w > 0
+                            && rect.h > 0
+                            && rect.x + rect.w <= buffer.width
+                            && rect.y + rect.h <= buffer.height,
+                        "damage {rect:?} inside the buffer"
+                    );
+                }
                 let pixels = self.dom0().pixels(buffer);
                 let model = self.known(*window);
                 assert_eq!(

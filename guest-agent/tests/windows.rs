@@ -331,3 +331,33 @@ fn windows_of_several_clients_get_distinct_ids_and_buffers() {
         })
     });
 }
+
+#[test]
+fn popups_are_kept_on_the_output() {
+    use wayland_protocols::xdg::shell::client::xdg_positioner::ConstraintAdjustment;
+    let mut fixture = Fixture::start();
+    fixture.send(Dom0Message::OutputChange {
+        output: bulkhead_guest_agent::link::OutputInfo {
+            width: 400,
+            height: 300,
+            scale_120: 120,
+            refresh_mhz: 0,
+        },
+    });
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("edge", 300, 200, WHITE);
+    // Anchored at x = 290, 150 wide: it would end at 440, past the 400 px output.
+    let _popup = client.popup_adjusted(
+        &toplevel.xdg_surface,
+        (290, 10),
+        (150, 40),
+        GREEN,
+        ConstraintAdjustment::SlideX,
+    );
+    fixture.wait_for("the popup", |f| !f.live(false).is_empty());
+    let popup = &fixture.windows[&fixture.live(false)[0]];
+    let Some(WindowKind::Popup { x, y, .. }) = popup.kind else {
+        panic!("a popup: {popup:?}");
+    };
+    assert_eq!((x, y), (250, 10), "slid back onto the output");
+}

@@ -103,19 +103,23 @@ impl Canvas {
             .unwrap_or_default())
     }
 
-    /// The pixels of `rect` (which must lie inside the canvas): rows of `rect.w × 4` bytes.
-    pub fn read(
+    /// Calls `f` with the pixels of `rect` (which must lie inside the canvas) and the
+    /// bytes from one row to the next.
+    pub fn with_pixels<T>(
         &mut self,
         renderer: &mut PixmanRenderer,
         rect: PixelRect,
-    ) -> Result<Vec<u8>, CanvasError> {
+        f: impl FnOnce(&[u8], usize) -> T,
+    ) -> Result<T, CanvasError> {
         let region = Rectangle::<i32, BufferCoords>::new(
             (to_i32(rect.x), to_i32(rect.y)).into(),
             (to_i32(rect.w), to_i32(rect.h)).into(),
         );
         let target = renderer.bind(&mut self.image)?;
         let mapping = renderer.copy_framebuffer(&target, region, Fourcc::Argb8888)?;
-        Ok(renderer.map_texture(&mapping)?.to_vec())
+        let bytes = renderer.map_texture(&mapping)?;
+        let stride = bytes.len() / (rect.h.max(1) as usize);
+        Ok(f(bytes, stride))
     }
 }
 

@@ -196,12 +196,11 @@ fn draw(
     };
     for rect in rects_to_copy(target.age, &damage, &window.prev_damage, width, height) {
         let copied = canvas
-            .read(renderer, rect)
+            .with_pixels(renderer, rect, |bytes, stride| {
+                copy_rect(link, &target.buffer, rect, bytes, stride)
+            })
             .map_err(|err| err.to_string())
-            .and_then(|bytes| {
-                copy_rect(link, &target.buffer, rect, &bytes, rect.w as usize * 4)
-                    .map_err(|err| err.to_string())
-            });
+            .and_then(|written| written.map_err(|err| err.to_string()));
         if let Err(err) = copied {
             tracing::error!(%id, %err, "copy into the arena failed");
             // The canvas is dropped so that the next frame is drawn and copied whole.

@@ -291,11 +291,26 @@ impl Client {
     pub fn popup(
         &mut self,
         parent: &xdg_surface::XdgSurface,
+        anchor: (i32, i32),
+        size: (i32, i32),
+        color: u32,
+    ) -> Popup {
+        let none = xdg_positioner::ConstraintAdjustment::empty();
+        self.popup_adjusted(parent, anchor, size, color, none)
+    }
+
+    /// Like [`popup`](Self::popup), letting the compositor adjust it as `adjustment` says
+    /// when it would leave the output.
+    pub fn popup_adjusted(
+        &mut self,
+        parent: &xdg_surface::XdgSurface,
         (x, y): (i32, i32),
         (width, height): (i32, i32),
         color: u32,
+        adjustment: xdg_positioner::ConstraintAdjustment,
     ) -> Popup {
         let positioner = self.wm_base.create_positioner(&self.qh, ());
+        positioner.set_constraint_adjustment(adjustment);
         positioner.set_size(width, height);
         positioner.set_anchor_rect(x, y, 1, 1);
         positioner.set_anchor(xdg_positioner::Anchor::TopLeft);

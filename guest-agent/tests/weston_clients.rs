@@ -100,3 +100,77 @@ fn several_animated_clients_share_the_arena_without_overlap() {
     drop(children);
     fixture.wait_for("all destroyed", |f| f.windows.values().all(|w| w.destroyed));
 }
+
+#[test]
+fn weston_resizor_grows_when_dom0_types_arrow_keys() {
+    use bulkhead_guest_agent::link::{Dom0Message, WindowId};
+    let mut fixture = Fixture::start();
+    let Some(child) = spawn(&fixture, "weston-resizor") else {
+        return;
+    };
+    let _child = Reaper(child);
+    fixture.wait_for("resizor's window", |f| f.windows.values().any(|w| w.mapped));
+    let id = fixture.live(true)[0];
+    let (width, height) = fixture.windows[&id].size();
+    let window = WindowId::new(id).expect("non-zero");
+    fixture.send(Dom0Message::FocusIn { window });
+    // KEY_RIGHT and KEY_DOWN make resizor's spring grow the window.
+    for key in [106, 108] {
+        for pressed in [true, false] {
+            fixture.send(Dom0Message::Key {
+                time_ms: 0,
+                keycode: key,
+                pressed,
+            });
+        }
+    }
+    fixture.wait_for("a larger window", |f| {
+        let (w, h) = f.windows[&id].size();
+        w > width && h > height
+    });
+}
+
+/// A terminal (foot, weston-terminal) shows up as one toplevel with drawn content.
+fn terminal_becomes_a_window(program: &str, args: &[&str]) {
+    let mut fixture = Fixture::start();
+    let mut command = fixture.command(program);
+    command
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let child = match command.spawn() {
+        Ok(child) => Reaper(child),
+        Err(err) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("skipped: cannot run {program} ({err})");
+            }
+            return;
+        }
+    };
+    fixture.wait_for("the terminal's window", |f| {
+        f.windows.values().any(|w| w.mapped && w.frames > 0)
+    });
+    let ids = fixture.live(true);
+    assert_eq!(ids.len(), 1);
+    let window = &fixture.windows[&ids[0]];
+    let (width, height) = window.size();
+    assert!(
+        width >= 100 && height >= 50,
+        "a terminal-sized window: {width}x{height}"
+    );
+    let colours: std::collections::HashSet<u32> = window.pixels.iter().copied().collect();
+    assert!(colours.len() > 1, "something is drawn");
+    drop(child);
+    fixture.wait_for("Destroy", |f| f.windows[&ids[0]].destroyed);
+}
+
+#[test]
+fn foot_becomes_a_window() {
+    terminal_becomes_a_window("foot", &["sh", "-c", "echo bulkhead; sleep 30"]);
+}
+
+#[test]
+fn weston_terminal_becomes_a_window() {
+    terminal_becomes_a_window("weston-terminal", &["--shell=/bin/sh"]);
+}

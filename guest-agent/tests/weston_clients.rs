@@ -136,8 +136,8 @@ fn terminal_becomes_a_window(program: &str, args: &[&str]) {
     let mut command = fixture.command(program);
     command
         .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let child = match command.spawn() {
         Ok(child) => Reaper(child),
         Err(err) => {

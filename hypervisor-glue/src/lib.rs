@@ -1,4 +1,18 @@
 //! The bundled KVM VMM that boots each qube (one process per qube) and exposes the GUI
-//! shared memory to it as a PCI device, plus the qube manager. Built by the VMM issue;
-//! today this crate holds nothing else.
+//! shared memory to it as a PCI device, plus (later) the qube manager.
+//!
+//! Layout, in the manner of Firecracker and cloud-hypervisor: [`kvm`] opens and checks
+//! `/dev/kvm`, [`memory`] owns guest RAM and the guest-physical map, [`boot`] loads the kernel
+//! and writes the boot structures, [`vcpu`] sets up and runs vCPUs, [`vm`] ties it together
+//! and reports a typed [`vm::VmExit`]; [`devices`] has one folder per emulated device.
 #![allow(unsafe_code)]
+
+pub mod boot;
+pub mod devices;
+pub mod kvm;
+pub mod memory;
+pub mod metrics;
+pub mod vcpu;
+pub mod vm;
+
+pub use vm::{Console, VmConfig, VmError, VmExit, VmReport};

@@ -1,0 +1,11 @@
+//! Emulated devices and the buses the vCPU exits are dispatched on.
+//!
+//! Every device sits in its own folder with the same file names (`mod.rs` re-exports,
+//! `device.rs` the emulation), as Firecracker lays out its devices.
+
+pub mod boot_timer;
+pub mod bus;
+pub mod i8042;
+pub mod serial;
+
+pub use bus::{Bus, BusDevice, BusError, DeviceEvent};

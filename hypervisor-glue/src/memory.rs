@@ -1,0 +1,146 @@
+//! Guest physical memory: the fixed layout every qube boots with, and the anonymous mapping
+//! that backs it. The memory belongs to the VMM process alone; it is unmapped (and so given
+//! back to the host) when the [`GuestMemoryMmap`] is dropped.
+//!
+//! The map (see `DESIGN.md` beside this crate for the whole picture):
+//!
+//! | guest-physical            | what                                                  |
+//! |---------------------------|-------------------------------------------------------|
+//! | `0x0500`                  | GDT (4 entries)                                       |
+//! | `0x0520`                  | IDT (empty; the kernel installs its own)              |
+//! | `0x7000`                  | zero page (`boot_params`)                             |
+//! | `0x8ff0`                  | initial stack pointer                                 |
+//! | `0x9000`..`0xc000`        | identity page tables (PML4, PDPT, PD: first 1 GiB)    |
+//! | `0x2_0000`                | kernel command line                                   |
+//! | `0x9_fc00`..`0xa_0000`    | MP table (Linux scans the last KiB of base memory)    |
+//! | `0x10_0000`               | kernel (bzImage protected-mode part)                  |
+//! | below `min(RAM, 3 GiB)`   | initramfs, page aligned, as high as it fits           |
+//! | `0xc000_0000`..`4 GiB`    | 32-bit MMIO hole: PCI BARs, IOAPIC, LAPIC             |
+//! | `4 GiB`..                 | RAM above 3 GiB, when the qube has that much          |
+
+use vm_memory::{GuestAddress, GuestMemoryMmap};
+
+/// GDT location.
+pub const GDT_START: GuestAddress = GuestAddress(0x500);
+/// IDT location.
+pub const IDT_START: GuestAddress = GuestAddress(0x520);
+/// The zero page handed to the kernel in `rsi`.
+pub const ZERO_PAGE_START: GuestAddress = GuestAddress(0x7000);
+/// Initial stack pointer of the boot vCPU.
+pub const BOOT_STACK_POINTER: u64 = 0x8ff0;
+/// Page map level 4.
+pub const PML4_START: GuestAddress = GuestAddress(0x9000);
+/// Page directory pointer table.
+pub const PDPTE_START: GuestAddress = GuestAddress(0xa000);
+/// Page directory (512 × 2 MiB pages = 1 GiB identity mapped).
+pub const PDE_START: GuestAddress = GuestAddress(0xb000);
+/// Kernel command line.
+pub const CMDLINE_START: GuestAddress = GuestAddress(0x2_0000);
+/// Longest command line we hand over (the kernel's own limit is 2 KiB on x86).
+pub const CMDLINE_MAX_SIZE: usize = 2048;
+/// Start of the extended BIOS data area; the MP table lives here.
+pub const EBDA_START: GuestAddress = GuestAddress(0x9_fc00);
+/// Where high memory (and the kernel) starts.
+pub const HIMEM_START: GuestAddress = GuestAddress(0x10_0000);
+/// Start of the 32-bit MMIO hole.
+pub const MMIO_HOLE_START: u64 = 0xc000_0000;
+/// End of the 32-bit MMIO hole (4 GiB).
+pub const MMIO_HOLE_END: u64 = 0x1_0000_0000;
+/// IOAPIC base address.
+pub const IOAPIC_START: u64 = 0xfec0_0000;
+/// Local APIC base address.
+pub const LAPIC_START: u64 = 0xfee0_0000;
+/// PCI BARs are placed from here upward, inside the hole.
+pub const PCI_MMIO_START: u64 = MMIO_HOLE_START;
+/// End of the window PCI BARs may use (below the IOAPIC).
+pub const PCI_MMIO_END: u64 = 0xfc00_0000;
+
+/// Smallest guest memory we accept: a stock kernel and a small initramfs need more than this
+/// anyway, but below it the fixed layout above does not even fit.
+pub const MIN_MEM_SIZE: u64 = 16 << 20;
+
+/// Errors from building guest memory.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// Less memory than the fixed layout needs.
+    #[error("guest memory of {0} bytes is below the minimum of {MIN_MEM_SIZE} bytes")]
+    TooSmall(u64),
+    /// The host refused the mapping.
+    #[error("cannot map guest memory")]
+    Map(#[source] vm_memory::mmap::FromRangesError),
+}
+
+/// The RAM ranges of a guest with `mem_size` bytes: below the MMIO hole, and the rest above
+/// 4 GiB.
+pub fn ram_ranges(mem_size: u64) -> Vec<(GuestAddress, u64)> {
+    if mem_size <= MMIO_HOLE_START {
+        vec![(GuestAddress(0), mem_size)]
+    } else {
+        vec![
+            (GuestAddress(0), MMIO_HOLE_START),
+            (GuestAddress(MMIO_HOLE_END), mem_size - MMIO_HOLE_START),
+        ]
+    }
+}
+
+/// Maps `mem_size` bytes of anonymous, private guest memory.
+pub fn create_guest_memory(mem_size: u64) -> Result<GuestMemoryMmap, MemoryError> {
+    if mem_size < MIN_MEM_SIZE {
+        return Err(MemoryError::TooSmall(mem_size));
+    }
+    let ranges: Vec<(GuestAddress, usize)> = ram_ranges(mem_size)
+        .into_iter()
+        .map(|(start, len)| (start, usize::try_from(len).unwrap_or(usize::MAX)))
+        .collect();
+    GuestMemoryMmap::from_ranges(&ranges).map_err(MemoryError::Map)
+}
+
+/// End of the RAM below the MMIO hole (exclusive).
+pub fn low_ram_end(mem_size: u64) -> u64 {
+    mem_size.min(MMIO_HOLE_START)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vm_memory::{GuestMemoryBackend, GuestMemoryRegion};
+
+    #[test]
+    fn small_guest_is_one_range() {
+        assert_eq!(ram_ranges(256 << 20), vec![(GuestAddress(0), 256 << 20)]);
+    }
+
+    #[test]
+    fn large_guest_skips_the_hole() {
+        let r = ram_ranges(4 << 30);
+        assert_eq!(r[0], (GuestAddress(0), MMIO_HOLE_START));
+        assert_eq!(
+            r[1],
+            (GuestAddress(MMIO_HOLE_END), (4 << 30) - MMIO_HOLE_START)
+        );
+        assert_eq!(r.iter().map(|x| x.1).sum::<u64>(), 4 << 30);
+    }
+
+    #[test]
+    fn too_small_is_refused() {
+        assert!(matches!(
+            create_guest_memory(1 << 20),
+            Err(MemoryError::TooSmall(_))
+        ));
+    }
+
+    #[test]
+    fn memory_is_mapped() {
+        let mem = create_guest_memory(32 << 20).unwrap();
+        assert_eq!(mem.num_regions(), 1);
+        assert_eq!(mem.iter().next().unwrap().len(), 32 << 20);
+    }
+
+    #[test]
+    fn layout_fits_in_low_memory() {
+        assert!(PDE_START.0 + 0x1000 <= CMDLINE_START.0);
+        assert!(CMDLINE_START.0 + CMDLINE_MAX_SIZE as u64 <= EBDA_START.0);
+        assert!(EBDA_START.0 < HIMEM_START.0);
+        assert!(PCI_MMIO_END <= IOAPIC_START);
+    }
+}

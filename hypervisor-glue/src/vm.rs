@@ -1,0 +1,450 @@
+//! One qube's virtual machine: KVM VM, guest memory, devices, vCPU threads, and the typed
+//! way it ended.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use kvm_bindings::{KVM_PIT_SPEAKER_DUMMY, kvm_pit_config, kvm_userspace_memory_region};
+use kvm_ioctls::VmFd;
+use serde::{Deserialize, Serialize};
+use vm_memory::{GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
+use vmm_sys_util::eventfd::EventFd;
+use vmm_sys_util::signal::{Killable, SIGRTMIN, register_signal_handler};
+
+use crate::boot::{self, BootError, BootSpec};
+use crate::devices::boot_timer::{BOOT_MARKER_PORT, BootTimer};
+use crate::devices::i8042::{I8042, I8042_COMMAND_PORT, I8042_DATA_PORT};
+use crate::devices::serial::{COM1_IRQ, COM1_PORT, SerialDevice};
+use crate::devices::{Bus, BusError};
+use crate::kvm::{KvmContext, KvmError};
+use crate::memory::{self, MemoryError};
+use crate::metrics::{self, MemoryUsage};
+use crate::vcpu::{Vcpu, VcpuError};
+
+/// Where KVM puts the three pages of its TSS (just below the BIOS area, in the MMIO hole).
+const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
+/// Most vCPUs a qube may have (the MP table has to fit in the EBDA's last KiB).
+pub const MAX_VCPUS: u8 = 32;
+
+/// How the VM ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum VmExit {
+    /// The guest powered itself off.
+    Shutdown,
+    /// The guest asked for a reset (keyboard-controller reset with `reboot=k`, or a triple
+    /// fault). The VM is not restarted: a qube's reboot is its manager's decision.
+    Reset,
+    /// KVM reported a guest crash event.
+    GuestPanic,
+    /// A vCPU halted in a way that reached the VMM (no in-kernel interrupt to wake it).
+    Halted,
+    /// The VMM was told to stop (SIGTERM/SIGINT).
+    Killed,
+    /// The configured time limit passed.
+    Timeout,
+    /// KVM could not run the guest.
+    Failed(String),
+}
+
+/// Where the serial console goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Console {
+    /// The VMM's standard output.
+    Stdout,
+    /// Appended to a file.
+    File(PathBuf),
+    /// Nowhere.
+    Discard,
+}
+
+/// Everything needed to boot one qube.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    /// The bzImage.
+    pub kernel: PathBuf,
+    /// The initramfs.
+    pub initramfs: Option<PathBuf>,
+    /// The kernel command line.
+    pub cmdline: String,
+    /// Number of vCPUs.
+    pub vcpus: u8,
+    /// Guest memory in MiB.
+    pub mem_mib: u64,
+    /// Serial console destination.
+    pub console: Console,
+    /// Stop the VM after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// What happened during one VM's life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmReport {
+    /// How it ended.
+    pub exit: VmExit,
+    /// From VMM start to the guest init's boot marker, in milliseconds.
+    pub boot_to_init_ms: Option<f64>,
+    /// Memory at the boot marker.
+    pub memory: Option<MemoryUsage>,
+    /// From VMM start to the end of the VM, in milliseconds.
+    pub total_ms: f64,
+    /// vCPUs and memory the VM had.
+    pub vcpus: u8,
+    /// Guest memory in MiB.
+    pub mem_mib: u64,
+}
+
+/// Events from vCPU threads to the VM's control loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VmEvent {
+    /// The guest's init wrote the boot marker at this instant.
+    BootMarker(Instant),
+    /// The VM is over.
+    Exit(VmExit),
+}
+
+/// Errors setting the VM up (before the guest runs).
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// The configuration is unusable.
+    #[error("bad VM configuration: {0}")]
+    Config(String),
+    /// KVM is not usable.
+    #[error(transparent)]
+    Kvm(#[from] KvmError),
+    /// A VM-level KVM ioctl failed.
+    #[error("KVM refused {what}")]
+    VmIoctl {
+        /// Which step.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kvm_ioctls::Error,
+    },
+    /// Guest memory could not be created.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// Loading the kernel or writing boot structures failed.
+    #[error(transparent)]
+    Boot(#[from] BootError),
+    /// A vCPU could not be set up.
+    #[error(transparent)]
+    Vcpu(#[from] VcpuError),
+    /// Devices overlap.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The console or another host resource could not be opened.
+    #[error("{what}")]
+    Host {
+        /// What we tried.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn ioctl<T>(what: &'static str, r: Result<T, kvm_ioctls::Error>) -> Result<T, VmError> {
+    r.map_err(|source| VmError::VmIoctl { what, source })
+}
+
+/// Registers every guest RAM region with KVM.
+fn register_memory(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), VmError> {
+    for (slot, region) in mem.iter().enumerate() {
+        let region_desc = kvm_userspace_memory_region {
+            slot: u32::try_from(slot).unwrap_or(u32::MAX),
+            flags: 0,
+            guest_phys_addr: region.start_addr().0,
+            memory_size: region.len(),
+            userspace_addr: region.as_ptr() as u64,
+        };
+        // SAFETY: the host range is a live mapping owned by `mem` of exactly `memory_size`
+        // bytes, and `mem` outlives the VM: `Vm::run` drops the VM fd (and joins every vCPU)
+        // before it drops the memory.
+        unsafe { vm.set_user_memory_region(region_desc) }.map_err(|source| VmError::VmIoctl {
+            what: "guest memory region",
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+extern "C" fn kick_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
+
+static TERMINATE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn terminate_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    TERMINATE.store(true, Ordering::Release);
+}
+
+/// Makes SIGTERM and SIGINT end the VM with [`VmExit::Killed`] instead of killing the VMM
+/// mid-flight. For binaries; call once.
+pub fn install_termination_handlers() -> std::io::Result<()> {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        register_signal_handler(sig, terminate_handler)
+            .map_err(|e| std::io::Error::from_raw_os_error(e.errno()))?;
+    }
+    Ok(())
+}
+
+fn open_console(console: &Console) -> Result<Box<dyn Write + Send>, VmError> {
+    Ok(match console {
+        Console::Stdout => Box::new(std::io::stdout()),
+        Console::Discard => Box::new(std::io::sink()),
+        Console::File(path) => Box::new(
+            File::options()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| VmError::Host {
+                    what: format!("cannot open console log {}", path.display()),
+                    source,
+                })?,
+        ),
+    })
+}
+
+/// Checks a configuration without touching KVM.
+pub fn validate(config: &VmConfig) -> Result<(), VmError> {
+    if config.vcpus == 0 || config.vcpus > MAX_VCPUS {
+        return Err(VmError::Config(format!(
+            "{} vCPUs: a qube has 1 to {MAX_VCPUS}",
+            config.vcpus
+        )));
+    }
+    let bytes = config.mem_mib.checked_mul(1 << 20).unwrap_or(u64::MAX);
+    if bytes < memory::MIN_MEM_SIZE || config.mem_mib > 1 << 20 {
+        return Err(VmError::Config(format!(
+            "{} MiB of memory: a qube has {} MiB to 1 TiB",
+            config.mem_mib,
+            memory::MIN_MEM_SIZE >> 20
+        )));
+    }
+    if !config.kernel.is_file() {
+        return Err(VmError::Config(format!(
+            "kernel {} is not a file",
+            config.kernel.display()
+        )));
+    }
+    if let Some(i) = &config.initramfs {
+        if !i.is_file() {
+            return Err(VmError::Config(format!(
+                "initramfs {} is not a file",
+                i.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+struct Running {
+    threads: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Running {
+    /// Stops every vCPU thread and waits for it.
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for t in self.threads {
+            while !t.is_finished() {
+                // Kick it out of KVM_RUN; repeat in case the signal landed just before it
+                // entered the guest.
+                let _ = t.kill(SIGRTMIN());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.join().is_err() {
+                tracing::error!("a vCPU thread panicked");
+            }
+        }
+    }
+}
+
+/// Boots the VM described by `config` and runs it to the end. `started` is when the VMM
+/// process started (boot time is measured from there).
+pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
+    validate(config)?;
+    let mem_size = config.mem_mib << 20;
+    let kvm = KvmContext::new()?;
+    if usize::from(config.vcpus) > kvm.max_vcpus() {
+        return Err(VmError::Config(format!(
+            "{} vCPUs: this host's KVM allows {}",
+            config.vcpus,
+            kvm.max_vcpus()
+        )));
+    }
+    let cpuid = kvm.supported_cpuid()?;
+    let vm = ioctl("VM creation", kvm.kvm().create_vm())?;
+    ioctl("TSS address", vm.set_tss_address(KVM_TSS_ADDRESS))?;
+    ioctl("in-kernel irqchip", vm.create_irq_chip())?;
+    let pit = kvm_pit_config {
+        flags: KVM_PIT_SPEAKER_DUMMY,
+        ..Default::default()
+    };
+    ioctl("in-kernel PIT", vm.create_pit2(pit))?;
+
+    let guest_mem = memory::create_guest_memory(mem_size)?;
+    register_memory(&vm, &guest_mem)?;
+
+    let entry = boot::load(
+        &guest_mem,
+        &BootSpec {
+            kernel: &config.kernel,
+            initramfs: config.initramfs.as_deref(),
+            cmdline: &config.cmdline,
+            vcpus: config.vcpus,
+            mem_size,
+            pci_irqs: &[],
+        },
+    )?;
+
+    let serial_irq = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| VmError::Host {
+        what: "cannot create the serial interrupt eventfd".into(),
+        source,
+    })?;
+    ioctl("serial irqfd", vm.register_irqfd(&serial_irq, COM1_IRQ))?;
+    let serial = Arc::new(Mutex::new(SerialDevice::new(
+        serial_irq,
+        open_console(&config.console)?,
+    )));
+    let i8042 = Arc::new(Mutex::new(I8042));
+    let mut pio = Bus::new();
+    pio.insert(serial, u64::from(COM1_PORT), 8)?;
+    pio.insert(i8042.clone(), u64::from(I8042_DATA_PORT), 1)?;
+    pio.insert(i8042, u64::from(I8042_COMMAND_PORT), 1)?;
+    pio.insert(
+        Arc::new(Mutex::new(BootTimer::default())),
+        u64::from(BOOT_MARKER_PORT),
+        1,
+    )?;
+    let pio = Arc::new(pio);
+    let mmio = Arc::new(Bus::new());
+
+    let mut vcpus = Vec::with_capacity(usize::from(config.vcpus));
+    for index in 0..config.vcpus {
+        let vcpu = Vcpu::new(&vm, index)?;
+        vcpu.configure(&cpuid, config.vcpus, entry)?;
+        vcpus.push(vcpu);
+    }
+
+    register_signal_handler(SIGRTMIN(), kick_handler).map_err(|e| VmError::Host {
+        what: "cannot install the vCPU kick signal handler".into(),
+        source: std::io::Error::from_raw_os_error(e.errno()),
+    })?;
+    let (tx, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for vcpu in vcpus {
+        let (pio, mmio, tx, flag) = (pio.clone(), mmio.clone(), tx.clone(), stop.clone());
+        let spawned = std::thread::Builder::new()
+            .name("vcpu".into())
+            .spawn(move || vcpu.run(pio, mmio, tx, flag));
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(source) => {
+                Running { threads, stop }.stop();
+                return Err(VmError::Host {
+                    what: "cannot start a vCPU thread".into(),
+                    source,
+                });
+            }
+        }
+    }
+    drop(tx);
+    let running = Running { threads, stop };
+    tracing::debug!(
+        setup_ms = started.elapsed().as_secs_f64() * 1e3,
+        "vCPUs running"
+    );
+
+    let guest_ranges: Vec<u64> = memory::ram_ranges(mem_size).iter().map(|r| r.1).collect();
+    let mut boot_to_init_ms = None;
+    let mut usage = None;
+    let deadline = config.timeout.map(|t| started + t);
+    let exit = loop {
+        if TERMINATE.load(Ordering::Acquire) {
+            break VmExit::Killed;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break VmExit::Timeout;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(VmEvent::BootMarker(at)) => {
+                let ms = at.duration_since(started).as_secs_f64() * 1e3;
+                tracing::info!(boot_to_init_ms = ms, "guest init started");
+                boot_to_init_ms = Some(ms);
+                usage = metrics::memory_usage(None, &guest_ranges).ok();
+            }
+            Ok(VmEvent::Exit(exit)) => break exit,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                break VmExit::Failed("every vCPU thread ended without a reason".into());
+            }
+        }
+    };
+    running.stop();
+    let total_ms = started.elapsed().as_secs_f64() * 1e3;
+    drop(vm);
+    // Guest RAM goes back to the host here; the kernel zeroes it before anyone reuses it.
+    drop(guest_mem);
+    Ok(VmReport {
+        exit,
+        boot_to_init_ms,
+        memory: usage,
+        total_ms,
+        vcpus: config.vcpus,
+        mem_mib: config.mem_mib,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> VmConfig {
+        VmConfig {
+            kernel: PathBuf::from("/proc/self/exe"),
+            initramfs: None,
+            cmdline: String::new(),
+            vcpus: 1,
+            mem_mib: 256,
+            console: Console::Discard,
+            timeout: None,
+        }
+    }
+
+    #[test]
+    fn bad_configs_are_refused_before_kvm() {
+        let mut c = config();
+        c.vcpus = 0;
+        assert!(matches!(validate(&c), Err(VmError::Config(_))));
+        let mut c = config();
+        c.mem_mib = 1;
+        assert!(validate(&c).unwrap_err().to_string().contains("MiB"));
+        let mut c = config();
+        c.kernel = PathBuf::from("/nonexistent");
+        assert!(
+            validate(&c)
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent")
+        );
+        let mut c = config();
+        c.initramfs = Some(PathBuf::from("/nonexistent-initrd"));
+        assert!(validate(&c).is_err());
+    }
+
+    #[test]
+    fn exit_serializes_tagged() {
+        let s = serde_json::to_string(&VmExit::Shutdown).unwrap();
+        assert_eq!(s, r#"{"kind":"shutdown"}"#);
+        let f: VmExit = serde_json::from_str(r#"{"kind":"failed","detail":"x"}"#).unwrap();
+        assert_eq!(f, VmExit::Failed("x".into()));
+    }
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Builds the VM test host (DESIGN.md, test tier 3) into $BULKHEAD_CACHE (default
+# /work/vmm-cache): Debian's stock kernel with its KVM modules, busybox, our VMM binaries with
+# their shared libraries, the guest payloads (the same kernel as bzImage and as ELF vmlinux, a
+# tiny busybox guest initramfs), and, as a separate archive, QEMU for comparisons.
+#
+#   hypervisor-glue/testhost/build.sh          build what is missing (our binaries always)
+#
+# Outputs in $BULKHEAD_CACHE/out: vmlinuz (test host kernel = guest kernel), testhost.cpio,
+# testhost-qemu.cpio, guest-initramfs.cpio.gz, vmlinux.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+CACHE="${BULKHEAD_CACHE:-/work/vmm-cache}"
+OUT="$CACHE/out"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
+mkdir -p "$CACHE/debs" "$OUT"
+
+say() { echo "testhost/build: $*" >&2; }
+
+# --- host packages -------------------------------------------------------------------------
+need=()
+for p in qemu-system-x86 busybox-static cpio xz-utils; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+    say "installing ${need[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
+fi
+
+# --- kernel --------------------------------------------------------------------------------
+pkg="${BULKHEAD_KERNEL_PKG:-$(apt-cache depends linux-image-amd64 \
+    | sed -n 's/.*Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -1)}"
+[ -n "$pkg" ] || { say "cannot resolve the linux-image-amd64 kernel package (apt-get update?)"; exit 1; }
+KDIR="$CACHE/kernel/$pkg"
+if [ ! -d "$KDIR/boot" ]; then
+    say "downloading $pkg"
+    (cd "$CACHE/debs" && ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg")
+    rm -rf "$KDIR.tmp" && mkdir -p "$KDIR.tmp"
+    dpkg -x "$(ls "$CACHE/debs/$pkg"_*.deb | head -1)" "$KDIR.tmp"
+    mv "$KDIR.tmp" "$KDIR"
+fi
+KVER="$(ls "$KDIR/lib/modules" | head -1)"
+MODDIR="$KDIR/lib/modules/$KVER/kernel"
+cp "$KDIR/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
+echo "$pkg" > "$OUT/kernel-package"
+
+# --- the uncompressed kernel (ELF vmlinux, PVH entry) for QEMU's fastest set-up ------------
+if [ ! -s "$OUT/vmlinux" ] || [ "$OUT/vmlinuz" -nt "$OUT/vmlinux" ]; then
+    say "extracting vmlinux"
+    off="$(LC_ALL=C grep -obUaP '\xfd\x37\x7a\x58\x5a\x00' "$OUT/vmlinuz" | head -1 | cut -d: -f1)"
+    [ -n "$off" ] || { say "no xz stream in the kernel image"; exit 1; }
+    tail -c +"$((off + 1))" "$OUT/vmlinuz" | xz -dc --single-stream > "$OUT/vmlinux.tmp" 2>/dev/null || true
+    head -c 4 "$OUT/vmlinux.tmp" | grep -q ELF || { say "vmlinux extraction failed"; exit 1; }
+    mv "$OUT/vmlinux.tmp" "$OUT/vmlinux"
+fi
+
+BUSYBOX=/bin/busybox
+for b in /bin/busybox /usr/bin/busybox; do [ -x "$b" ] && BUSYBOX="$b"; done
+
+# Copies a binary and every shared library it loads into root $1.
+copy_with_libs() {
+    local root="$1"; shift
+    for bin in "$@"; do
+        mkdir -p "$root$(dirname "$bin")"
+        cp -L "$bin" "$root$bin"
+        ldd "$bin" 2>/dev/null | grep -oE '/[^ ]+' | while read -r lib; do
+            [ -e "$lib" ] || continue
+            mkdir -p "$root$(dirname "$lib")"
+            cp -L "$lib" "$root$lib"
+        done
+    done
+}
+
+mkcpio() { (cd "$1" && find . -print0 | cpio --null -o -H newc --quiet) > "$2"; }
+
+# --- guest initramfs: init writes the boot marker, says so on the console, reboots -----------
+# The guest kernel is a stock Debian one, so virtio (PCI transport, block) comes as modules.
+G="$CACHE/guest-root"
+rm -rf "$G" && mkdir -p "$G"/{bin,dev,proc,sys,lib/modules,mnt}
+cp "$BUSYBOX" "$G/bin/busybox"
+mknod "$G/dev/console" c 5 1
+for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk uio uio_pci_generic; do
+    f="$(find "$MODDIR" -name "$m.ko*" | head -1)"
+    [ -n "$f" ] && cp "$f" "$G/lib/modules/"
+done
+cp "$HERE/guest-init" "$G/init"
+chmod +x "$G/init"
+mkcpio "$G" /dev/stdout | gzip -9 > "$OUT/guest-initramfs.cpio.gz"
+
+# --- our binaries ----------------------------------------------------------------------------
+if [ -z "${BULKHEAD_SKIP_CARGO:-}" ]; then
+    say "building bulkhead-vmm (release)"
+    (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p bulkhead-hypervisor-glue --bins)
+fi
+
+# --- test host initramfs -------------------------------------------------------------------
+T="$CACHE/testhost-root"
+rm -rf "$T" && mkdir -p "$T"/{bin,sbin,dev,proc,sys,tmp,lib/modules,guest,usr/bin}
+cp "$BUSYBOX" "$T/bin/busybox"
+mknod "$T/dev/console" c 5 1
+for m in irqbypass ccp kvm kvm-amd; do
+    f="$(find "$MODDIR" -name "$m.ko*" | head -1)"
+    [ -n "$f" ] || { say "module $m not found in $pkg"; exit 1; }
+    case "$f" in
+        *.xz) xz -dc "$f" > "$T/lib/modules/$m.ko" ;;
+        *) cp "$f" "$T/lib/modules/$m.ko" ;;
+    esac
+done
+copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-bootbench"
+mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" "$T/usr/bin/"
+cp "$OUT/vmlinuz" "$T/guest/bzImage"
+cp "$OUT/guest-initramfs.cpio.gz" "$T/guest/initramfs.cpio.gz"
+cp "$HERE/testhost-init" "$T/init"
+cp "$HERE/bench.sh" "$T/usr/bin/bulkhead-bench"
+chmod +x "$T/init" "$T/usr/bin/bulkhead-bench"
+mkcpio "$T" "$OUT/testhost.cpio"
+
+# --- QEMU, as a second archive (only the comparison runs need it) ----------------------------
+if [ ! -s "$OUT/testhost-qemu.cpio" ] || [ "$OUT/vmlinux" -nt "$OUT/testhost-qemu.cpio" ]; then
+    Q="$CACHE/testhost-qemu-root"
+    rm -rf "$Q" && mkdir -p "$Q/usr/share" "$Q/guest"
+    copy_with_libs "$Q" /usr/bin/qemu-system-x86_64
+    cp -rL /usr/share/qemu "$Q/usr/share/qemu"
+    cp -rL /usr/share/seabios "$Q/usr/share/seabios"
+    cp "$OUT/vmlinux" "$Q/guest/vmlinux"
+    mkcpio "$Q" "$OUT/testhost-qemu.cpio"
+fi
+say "done: $(du -sh "$OUT" | cut -f1) in $OUT"

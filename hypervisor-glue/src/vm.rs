@@ -218,7 +218,7 @@ pub fn validate(config: &VmConfig) -> Result<(), VmError> {
             config.vcpus
         )));
     }
-    let bytes = config.mem_mib.checked_mul(1 << 20).unwrap_or(u64::MAX);
+    let bytes = config.mem_mib.saturating_mul(1 << 20);
     if bytes < memory::MIN_MEM_SIZE || config.mem_mib > 1 << 20 {
         return Err(VmError::Config(format!(
             "{} MiB of memory: a qube has {} MiB to 1 TiB",

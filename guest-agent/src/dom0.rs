@@ -3,7 +3,7 @@
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as XdgState;
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
-use crate::link::{AgentMessage, Dom0Message, OutputMode, WindowId, WindowStates};
+use crate::link::{Dom0Message, OutputMode, WindowId, WindowStates};
 use crate::state::Agent;
 use crate::window::Shell;
 
@@ -67,14 +67,8 @@ impl Agent {
                 value,
                 discrete_120,
             } => self.pointer_axis(window, axis, fixed(value), discrete_120, time_ms),
-            Dom0Message::ClipboardRequest { serial } => {
-                // Sending the qube's selection to dom0 comes with the clipboard issue;
-                // until then the qube answers that it has nothing to give.
-                self.send(AgentMessage::ClipboardEmpty { serial });
-            }
-            Dom0Message::ClipboardPaste { mime, data } => {
-                tracing::debug!(%mime, len = data.len(), "clipboard paste not supported yet");
-            }
+            Dom0Message::ClipboardRequest { serial } => self.clipboard_request(serial),
+            Dom0Message::ClipboardPaste { mime, data } => self.clipboard_paste(mime, data),
         }
     }
 

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arena;
+pub mod clipboard;
 pub mod dom0;
 pub mod handlers;
 pub mod input;

@@ -14,6 +14,7 @@ use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{EventLoop, Interest, LoopHandle, Mode, PostAction};
 use smithay::reexports::wayland_server::{Display, ListeningSocket};
 
+use crate::clipboard::ClipboardState;
 use crate::link::transport::Connected;
 use crate::link::{Dom0Message, DomLink, OutputMode};
 use crate::state::{Agent, client_data};
@@ -84,13 +85,23 @@ impl Server {
         let event_loop: EventLoop<'static, Agent> = EventLoop::try_new()?;
         let mut display: Display<Agent> = Display::new()?;
         let renderer = PixmanRenderer::new()?;
+        let (replies, clipboard_replies) = channel::channel();
         let agent = Agent::new(
             display.handle(),
             link,
             renderer,
             event_loop.handle(),
             event_loop.get_signal(),
+            ClipboardState::new(replies),
         )?;
+        event_loop
+            .handle()
+            .insert_source(clipboard_replies, |event, _, agent: &mut Agent| {
+                if let channel::Event::Msg(reply) = event {
+                    agent.clipboard_reply(reply);
+                }
+            })
+            .map_err(|err| ServerError::Source(err.to_string()))?;
 
         let (socket, socket_name) = bind(config)?;
         let handle = event_loop.handle();

@@ -20,8 +20,9 @@ use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shm::ShmState;
 use smithay::wayland::viewporter::ViewporterState;
 
+use crate::clipboard::ClipboardState;
 use crate::input::InputState;
-use crate::link::{AgentMessage, DomLink, OutputMode};
+use crate::link::{AgentMessage, DomLink, LinkError, OutputMode};
 use crate::window::Windows;
 
 /// Repeat rate (keys per second) and delay (ms) the qube's clients are told.
@@ -69,6 +70,8 @@ pub struct Agent {
     pub output: OutputMode,
     /// Focus and pointer window, as dom0 said.
     pub input: InputState,
+    /// dom0's clipboard requests and pastes.
+    pub clipboard: ClipboardState,
     /// Frame callbacks of commits that changed nothing, sent by a short timer.
     pub idle_callbacks: Vec<WlCallback>,
     /// True while the idle-callback timer is armed.
@@ -91,6 +94,7 @@ impl Agent {
         renderer: PixmanRenderer,
         loop_handle: LoopHandle<'static, Agent>,
         loop_signal: LoopSignal,
+        clipboard: ClipboardState,
     ) -> Result<Self, smithay::input::keyboard::Error> {
         let dh = &display;
         let compositor = CompositorState::new::<Agent>(dh);
@@ -138,6 +142,7 @@ impl Agent {
             link,
             output: output_mode,
             input: InputState::default(),
+            clipboard,
             idle_callbacks: Vec::new(),
             idle_timer_armed: false,
             loop_handle,
@@ -153,10 +158,15 @@ impl Agent {
             return;
         }
         tracing::trace!(?message, "to dom0");
-        if let Err(err) = self.link.send(message) {
-            tracing::warn!(%err, "dom0 link failed, stopping");
-            self.link_failed = true;
-            self.loop_signal.stop();
+        match self.link.send(message) {
+            Ok(()) => {}
+            // A message that breaks the wire contract is our bug: drop it, keep going.
+            Err(err @ LinkError::Encode(_)) => tracing::error!(%err, "message not sent"),
+            Err(err) => {
+                tracing::warn!(%err, "dom0 link failed, stopping");
+                self.link_failed = true;
+                self.loop_signal.stop();
+            }
         }
     }
 

@@ -1,19 +1,43 @@
 //! wl_data_device_manager: the qube's own clipboard and drag-and-drop between its apps.
-//! Nothing here reaches dom0; copying between qubes is dom0's gesture (DESIGN.md).
+//! Only dom0's gestures move the clipboard between qubes (`crate::clipboard`).
 
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use smithay::delegate_data_device;
 use smithay::input::Seat;
-use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::selection::data_device::{
     ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler,
 };
+use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
 
+use crate::clipboard::Pasted;
 use crate::state::Agent;
 
 impl SelectionHandler for Agent {
-    type SelectionUserData = ();
+    type SelectionUserData = Arc<Pasted>;
+
+    fn new_selection(
+        &mut self,
+        ty: SelectionTarget,
+        source: Option<SelectionSource>,
+        _seat: Seat<Self>,
+    ) {
+        if ty == SelectionTarget::Clipboard {
+            self.clipboard.offered = source.map(|s| s.mime_types()).unwrap_or_default();
+        }
+    }
+
+    fn send_selection(
+        &mut self,
+        _ty: SelectionTarget,
+        _mime_type: String,
+        fd: OwnedFd,
+        _seat: Seat<Self>,
+        user_data: &Self::SelectionUserData,
+    ) {
+        self.serve_pasted(Arc::clone(user_data), fd);
+    }
 }
 
 impl DataDeviceHandler for Agent {

@@ -17,8 +17,8 @@ use bulkhead_shm_transport::{Config, Endpoint, SendStatus, receive_handoff};
 
 use super::{AgentMessage, Dom0Message, DomLink, LinkError, OutputInfo};
 
-/// What the agent offers dom0 in `Hello` (the clipboard comes with the next issue).
-pub const AGENT_CAPABILITIES: Capabilities = Capabilities::empty();
+/// What the agent offers dom0 in `Hello`.
+pub const AGENT_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD;
 
 /// Why the connection to dom0 could not be set up.
 #[derive(Debug, thiserror::Error)]

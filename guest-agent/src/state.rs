@@ -209,11 +209,7 @@ impl Agent {
         tracing::info!(?mode, "output changed");
         self.output = mode;
         apply_output(&self.wayland.output, mode);
-        for id in self.windows.ids() {
-            if let Some(window) = self.windows.get_mut(id) {
-                window.dirty = true;
-            }
-        }
+        self.windows.mark_all_dirty();
     }
 }
 

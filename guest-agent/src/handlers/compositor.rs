@@ -37,16 +37,29 @@ impl CompositorHandler for Agent {
             root = parent;
         }
         let Some(id) = self.windows.id_of(&root) else {
-            // Not part of any window (a cursor image, a surface without a role yet): dom0
-            // never shows it, so its frame callbacks are answered at an idle pace.
+            // Not part of any window (a cursor image, a surface without a role yet, a
+            // window over the limit): dom0 never shows it. Its frame callbacks are
+            // answered at an idle pace, and an xdg toplevel still gets its configure so
+            // that the client does not wait forever.
+            if let Some(toplevel) = self
+                .wayland
+                .xdg_shell
+                .toplevel_surfaces()
+                .iter()
+                .find(|t| t.wl_surface() == &root)
+            {
+                if !toplevel.is_initial_configure_sent() {
+                    toplevel.send_configure();
+                }
+            }
             let callbacks = take_frame_callbacks(&root);
             self.defer_callbacks(callbacks);
             return;
         };
-        let Some(window) = self.windows.get_mut(id) else {
+        self.windows.mark_dirty(id);
+        let Some(window) = self.windows.get(id) else {
             return;
         };
-        window.dirty = true;
         match &window.shell {
             Shell::Toplevel(toplevel) => {
                 if !toplevel.is_initial_configure_sent() {

@@ -145,9 +145,12 @@ enum Drawn {
         rects: Vec<Rect>,
         callbacks: Vec<WlCallback>,
     },
-    /// Nothing to send (no change, no room, or an error already logged); the callbacks
-    /// are answered after a short delay.
+    /// Nothing to send (no change, or an error already logged); the callbacks are
+    /// answered after a short delay.
     Nothing(Vec<WlCallback>),
+    /// Nothing now, but the window must be drawn again (no room in the arena, a failed
+    /// copy); the callbacks are answered after a short delay.
+    Retry(Vec<WlCallback>),
 }
 
 /// Flattens `surface` into the window's canvas and copies what the back buffer lacks.
@@ -189,9 +192,8 @@ fn draw(
         Ok(target) => target,
         Err(err) => {
             tracing::warn!(%id, %err, "frame skipped");
-            window.canvas = Some(canvas);
-            window.dirty = true;
-            return Drawn::Nothing(callbacks);
+            // Dropping the canvas makes the retry draw (and send) the whole window.
+            return Drawn::Retry(callbacks);
         }
     };
     for rect in rects_to_copy(target.age, &damage, &window.prev_damage, width, height) {
@@ -204,8 +206,7 @@ fn draw(
         if let Err(err) = copied {
             tracing::error!(%id, %err, "copy into the arena failed");
             // The canvas is dropped so that the next frame is drawn and copied whole.
-            window.dirty = true;
-            return Drawn::Nothing(callbacks);
+            return Drawn::Retry(callbacks);
         }
     }
     let rects = rects_to_announce(&damage);
@@ -221,14 +222,8 @@ fn draw(
 impl Agent {
     /// Renders and sends every window that changed and may be drawn.
     pub fn flush_frames(&mut self) {
-        for id in self.windows.ids() {
-            let due = self
-                .windows
-                .get(id)
-                .is_some_and(|w| w.dirty && w.pacer.ready());
-            if due {
-                self.render_window(id);
-            }
+        for id in self.windows.take_due() {
+            self.render_window(id);
         }
     }
 
@@ -264,10 +259,9 @@ impl Agent {
 
     fn render_window(&mut self, id: WindowId) {
         let scale = i32::try_from(self.output.scale).unwrap_or(1);
-        let Some(window) = self.windows.get_mut(id) else {
+        let Some(window) = self.windows.get(id) else {
             return;
         };
-        window.dirty = false;
         let created = window.created;
         let surface = window.shell.wl_surface().clone();
         let has_buffer =
@@ -284,9 +278,7 @@ impl Agent {
                 Some(kind) => Some(kind),
                 None => {
                     // The parent is not shown yet; try again at its next frame.
-                    if let Some(window) = self.windows.get_mut(id) {
-                        window.dirty = true;
-                    }
+                    self.windows.mark_dirty(id);
                     let callbacks = take_frame_callbacks(&surface);
                     self.defer_callbacks(callbacks);
                     return;
@@ -307,6 +299,11 @@ impl Agent {
         );
         let (target, rects, callbacks) = match drawn {
             Drawn::Nothing(callbacks) => {
+                self.defer_callbacks(callbacks);
+                return;
+            }
+            Drawn::Retry(callbacks) => {
+                self.windows.mark_dirty(id);
                 self.defer_callbacks(callbacks);
                 return;
             }
@@ -377,15 +374,21 @@ impl Agent {
         self.fire_callbacks(callbacks);
     }
 
-    /// The window's surface is gone: tell dom0 and free its buffers.
+    /// The window's surface is gone: tell dom0 and free its buffers. Its popups go first
+    /// (dismissed for the client): dom0 never keeps a popup without its parent.
     pub fn destroy_window(&mut self, surface: &WlSurface) {
-        if let Some(id) = self.windows.id_of(surface) {
-            tracing::debug!(%id, "window destroyed");
-            if self.windows.get(id).is_some_and(|w| w.created) {
-                self.send(AgentMessage::Destroy { window: id });
-            }
-            self.windows.remove(id);
+        let Some(id) = self.windows.id_of(surface) else {
+            return;
+        };
+        for popup in self.windows.popups_of(surface) {
+            popup.send_popup_done();
+            self.destroy_window(popup.wl_surface());
         }
+        tracing::debug!(%id, "window destroyed");
+        if self.windows.get(id).is_some_and(|w| w.created) {
+            self.send(AgentMessage::Destroy { window: id });
+        }
+        self.windows.remove(id);
     }
 
     /// Answers `callbacks` after a short delay (content that dom0 need not see).

@@ -9,7 +9,7 @@ pub mod copy;
 pub mod frame;
 pub mod pacing;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use smithay::reexports::wayland_server::Resource;
 use smithay::reexports::wayland_server::backend::ObjectId;
@@ -68,8 +68,6 @@ pub struct Window {
     pub pacer: FramePacer,
     /// Damage of the last frame sent, for the buffer written next (buffer age 2).
     pub prev_damage: Vec<Rect>,
-    /// A commit happened since the last render.
-    pub dirty: bool,
     /// dom0 knows the window (`CreateWindow` sent, no `Destroy` since).
     pub created: bool,
     /// dom0 was told to show it.
@@ -83,7 +81,11 @@ pub struct Window {
 /// Every window of the qube.
 #[derive(Debug)]
 pub struct Windows {
-    by_id: HashMap<WindowId, Window>,
+    by_id: BTreeMap<WindowId, Window>,
+    /// Windows that changed since their last render.
+    dirty: BTreeSet<WindowId>,
+    /// The popups among the windows.
+    popups: BTreeSet<WindowId>,
     by_surface: HashMap<ObjectId, WindowId>,
     last_id: u32,
     /// The arena's free space.
@@ -94,7 +96,9 @@ impl Windows {
     /// No windows, over an arena of `arena_len` bytes.
     pub fn new(arena_len: u64) -> Self {
         Windows {
-            by_id: HashMap::new(),
+            by_id: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            popups: BTreeSet::new(),
             by_surface: HashMap::new(),
             last_id: 0,
             arena: ArenaAllocator::new(arena_len),
@@ -118,6 +122,9 @@ impl Windows {
             }
         };
         self.by_surface.insert(shell.wl_surface().id(), id);
+        if matches!(shell, Shell::Popup(_)) {
+            self.popups.insert(id);
+        }
         self.by_id.insert(
             id,
             Window {
@@ -126,7 +133,6 @@ impl Windows {
                 canvas: None,
                 pacer: FramePacer::new(),
                 prev_damage: Vec::new(),
-                dirty: false,
                 created: false,
                 mapped: false,
                 callbacks: Vec::new(),
@@ -146,12 +152,14 @@ impl Windows {
             window.canvas = None;
             window.prev_damage.clear();
             window.announced = Announced::default();
-            window.dirty = true;
+            self.dirty.insert(id);
         }
     }
 
     /// Forgets a window and frees its buffers. The caller tells dom0 first.
     pub fn remove(&mut self, id: WindowId) -> Option<Window> {
+        self.dirty.remove(&id);
+        self.popups.remove(&id);
         let mut window = self.by_id.remove(&id)?;
         self.by_surface.remove(&window.shell.wl_surface().id());
         window.pacer.release(&mut self.arena);
@@ -180,9 +188,51 @@ impl Windows {
 
     /// Every window id, in id order.
     pub fn ids(&self) -> Vec<WindowId> {
-        let mut ids: Vec<_> = self.by_id.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+        self.by_id.keys().copied().collect()
+    }
+
+    /// The popups whose parent surface is `parent`.
+    pub fn popups_of(&self, parent: &WlSurface) -> Vec<PopupSurface> {
+        self.popups
+            .iter()
+            .filter_map(|id| match &self.by_id.get(id)?.shell {
+                Shell::Popup(popup) if popup.get_parent_surface().as_ref() == Some(parent) => {
+                    Some(popup.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Notes that window `id` changed and needs a render.
+    pub fn mark_dirty(&mut self, id: WindowId) {
+        if self.by_id.contains_key(&id) {
+            self.dirty.insert(id);
+        }
+    }
+
+    /// Notes that every window needs a render (the output changed).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.by_id.keys().copied());
+    }
+
+    /// True if window `id` waits for a render.
+    pub fn is_dirty(&self, id: WindowId) -> bool {
+        self.dirty.contains(&id)
+    }
+
+    /// The changed windows that may be drawn now (no frame in flight), no longer marked.
+    pub fn take_due(&mut self) -> Vec<WindowId> {
+        let due: Vec<WindowId> = self
+            .dirty
+            .iter()
+            .copied()
+            .filter(|id| self.by_id.get(id).is_some_and(|w| w.pacer.ready()))
+            .collect();
+        for id in &due {
+            self.dirty.remove(id);
+        }
+        due
     }
 
     /// Number of windows.

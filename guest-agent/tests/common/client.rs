@@ -147,6 +147,53 @@ impl Client {
         panic!("no {what}; input so far: {:?}", self.seen.input);
     }
 
+    /// Like [`roundtrip`](Self::roundtrip), but a protocol error is an answer, not a
+    /// test failure.
+    pub fn try_roundtrip(&mut self) -> bool {
+        self.queue.roundtrip(&mut self.seen).is_ok()
+    }
+
+    /// `count` 1×1 toplevels at once (two roundtrips in all, for the window limit).
+    pub fn many_toplevels(&mut self, count: usize) -> Vec<Toplevel> {
+        // Roundtrips every so often keep the socket buffer from filling up.
+        let toplevels: Vec<Toplevel> = (0..count)
+            .map(|i| {
+                if i % 200 == 199 {
+                    self.roundtrip();
+                }
+                let surface = self.compositor.create_surface(&self.qh, ());
+                let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
+                let toplevel = xdg_surface.get_toplevel(&self.qh, ());
+                surface.commit();
+                Toplevel {
+                    surface,
+                    xdg_surface,
+                    toplevel,
+                }
+            })
+            .collect();
+        self.roundtrip();
+        let buffer = self.buffer(1, 1, |_, _| RED);
+        for (i, (xdg_surface, serial)) in std::mem::take(&mut self.seen.configures)
+            .into_iter()
+            .enumerate()
+        {
+            if i % 200 == 199 {
+                self.roundtrip();
+            }
+            xdg_surface.ack_configure(serial);
+        }
+        for (i, toplevel) in toplevels.iter().enumerate() {
+            if i % 200 == 199 {
+                self.roundtrip();
+            }
+            toplevel.surface.attach(Some(&buffer), 0, 0);
+            toplevel.surface.commit();
+        }
+        self.roundtrip();
+        toplevels
+    }
+
     /// Waits until the agent has processed everything sent so far.
     pub fn roundtrip(&mut self) {
         self.queue.roundtrip(&mut self.seen).expect("roundtrip");

@@ -204,6 +204,8 @@ impl Vcpu {
             // The receiver only goes away when the VM is being torn down.
             let _ = events.send(ev);
         };
+        // Unclaimed port accesses by port, logged when the vCPU stops.
+        let mut unhandled_ports: std::collections::BTreeMap<u16, u64> = Default::default();
         let mut unhandled: u64 = 0;
         while !stop.load(Ordering::Acquire) {
             let exit = match self.fd.run() {
@@ -221,8 +223,7 @@ impl Vcpu {
                 VcpuExit::IoIn(port, data) => {
                     if !pio.read(u64::from(port), data) {
                         data.fill(0xff);
-                        unhandled += 1;
-                        tracing::trace!(port, "unhandled port read");
+                        *unhandled_ports.entry(port).or_default() += 1;
                     }
                     None
                 }
@@ -297,7 +298,12 @@ impl Vcpu {
                 }
             }
         }
-        tracing::debug!(vcpu = self.index, unhandled, "vCPU thread done");
+        tracing::debug!(
+            vcpu = self.index,
+            unhandled,
+            ?unhandled_ports,
+            "vCPU thread done"
+        );
         self.fd.set_kvm_immediate_exit(0);
     }
 }

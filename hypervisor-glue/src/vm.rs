@@ -19,6 +19,7 @@ use vmm_sys_util::signal::{Killable, SIGRTMIN, register_signal_handler};
 
 use crate::boot::{self, BootError, BootSpec};
 use crate::devices::boot_timer::{BOOT_MARKER_PORT, BootTimer};
+use crate::devices::cmos::{CMOS_PORT, Cmos};
 use crate::devices::i8042::{I8042, I8042_COMMAND_PORT, I8042_DATA_PORT};
 use crate::devices::serial::{COM1_IRQ, COM1_PORT, SerialDevice};
 use crate::devices::{Bus, BusError};
@@ -313,11 +314,16 @@ pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
         serial_irq,
         open_console(&config.console)?,
     )));
-    let i8042 = Arc::new(Mutex::new(I8042));
+    let i8042 = Arc::new(Mutex::new(I8042::default()));
     let mut pio = Bus::new();
     pio.insert(serial, u64::from(COM1_PORT), 8)?;
     pio.insert(i8042.clone(), u64::from(I8042_DATA_PORT), 1)?;
     pio.insert(i8042, u64::from(I8042_COMMAND_PORT), 1)?;
+    pio.insert(
+        Arc::new(Mutex::new(Cmos::default())),
+        u64::from(CMOS_PORT),
+        2,
+    )?;
     pio.insert(
         Arc::new(Mutex::new(BootTimer::default())),
         u64::from(BOOT_MARKER_PORT),

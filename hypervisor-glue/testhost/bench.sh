@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs inside the test host (run.sh --qemu -- bulkhead-bench [RUNS]): boot-to-init of our VMM
 # against QEMU's microvm with the same kernel and initramfs, bzImage and ELF vmlinux (PVH),
-# all timed the same way by bulkhead-bootbench (spawn to the init's console line), plus one
+# and our VMM with both too, all timed the same way by bulkhead-bootbench (spawn to the init's console line), plus one
 # plain run of our VMM for its own boot-marker timing and memory overhead.
 RUNS="${1:-5}"
 MEM=256
@@ -15,6 +15,8 @@ bulkhead-vmm --kernel "$K" --initramfs "$I" --cmdline "$CMDLINE" --mem-mib "$MEM
 bulkhead-bootbench --label bulkhead-vmm --runs "$RUNS" --guest-mib "$MEM" -- \
     bulkhead-vmm --kernel "$K" --initramfs "$I" --cmdline "$CMDLINE" --mem-mib "$MEM"
 [ -x /usr/bin/qemu-system-x86_64 ] || { echo "bench: no QEMU in this test host (run.sh --qemu)"; exit 1; }
+bulkhead-bootbench --label bulkhead-vmm-vmlinux --runs "$RUNS" --guest-mib "$MEM" -- \
+    bulkhead-vmm --kernel "$V" --initramfs "$I" --cmdline "$CMDLINE" --mem-mib "$MEM"
 bulkhead-bootbench --label qemu-microvm-bzimage --runs "$RUNS" --guest-mib "$MEM" -- \
     $QEMU -kernel "$K" -initrd "$I" -append "$CMDLINE"
 bulkhead-bootbench --label qemu-microvm-pvh-vmlinux --runs "$RUNS" --guest-mib "$MEM" -- \

@@ -98,7 +98,7 @@ fi
 
 # --- test host initramfs -------------------------------------------------------------------
 T="$CACHE/testhost-root"
-rm -rf "$T" && mkdir -p "$T"/{bin,sbin,dev,proc,sys,tmp,lib/modules,guest,usr/bin}
+rm -rf "$T" && mkdir -p "$T"/{bin,sbin,dev,proc,sys,tmp,lib/modules,guest,usr/bin,usr/sbin}
 cp "$BUSYBOX" "$T/bin/busybox"
 mknod "$T/dev/console" c 5 1
 for m in irqbypass ccp kvm kvm-amd; do

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use kvm_bindings::kvm_segment;
 use linux_loader::loader::bootparam::{boot_e820_entry, boot_params};
-use linux_loader::loader::{BzImage, Cmdline, KernelLoader};
+use linux_loader::loader::{BzImage, Cmdline, Elf, KernelLoader, KernelLoaderResult};
 use vm_memory::{Address, ByteValued, Bytes, GuestAddress, GuestMemoryMmap};
 
 use crate::memory::{
@@ -42,8 +42,8 @@ pub enum BootError {
         #[source]
         source: std::io::Error,
     },
-    /// The kernel is not a bzImage we can load.
-    #[error("cannot load kernel (is it an x86 bzImage?)")]
+    /// The kernel is not a bzImage or ELF vmlinux we can load.
+    #[error("cannot load kernel (is it an x86_64 bzImage or ELF vmlinux?)")]
     LoadKernel(#[source] linux_loader::loader::Error),
     /// The initramfs could not be read.
     #[error("cannot read initramfs {path}")]
@@ -102,7 +102,7 @@ pub struct KernelEntry {
 /// What to boot.
 #[derive(Debug, Clone)]
 pub struct BootSpec<'a> {
-    /// The bzImage.
+    /// The kernel: a bzImage, or an uncompressed ELF `vmlinux` (no decompression at boot).
     pub kernel: &'a Path,
     /// The initramfs, if any.
     pub initramfs: Option<&'a Path>,
@@ -270,12 +270,26 @@ fn load_initramfs(
 /// Loads the kernel and initramfs and writes every boot structure. Returns where the boot
 /// vCPU starts.
 pub fn load(mem: &GuestMemoryMmap, spec: &BootSpec<'_>) -> Result<KernelEntry, BootError> {
-    let mut kernel = File::open(spec.kernel).map_err(|source| BootError::OpenKernel {
+    let open_err = |source| BootError::OpenKernel {
         path: spec.kernel.display().to_string(),
         source,
-    })?;
-    let loaded =
-        BzImage::load(mem, None, &mut kernel, Some(HIMEM_START)).map_err(BootError::LoadKernel)?;
+    };
+    let mut kernel = File::open(spec.kernel).map_err(open_err)?;
+    let mut magic = [0u8; 4];
+    kernel.read_exact(&mut magic).map_err(open_err)?;
+    kernel.seek(SeekFrom::Start(0)).map_err(open_err)?;
+    let (loaded, entry): (KernelLoaderResult, GuestAddress) = if magic == *b"\x7fELF" {
+        // vmlinux: the ELF entry point is the kernel's own 64-bit `startup_64`.
+        let loaded =
+            Elf::load(mem, None, &mut kernel, Some(HIMEM_START)).map_err(BootError::LoadKernel)?;
+        let entry = loaded.kernel_load;
+        (loaded, entry)
+    } else {
+        let loaded = BzImage::load(mem, None, &mut kernel, Some(HIMEM_START))
+            .map_err(BootError::LoadKernel)?;
+        let entry = loaded.kernel_load.unchecked_add(ENTRY_64_OFFSET);
+        (loaded, entry)
+    };
     let mut params = BootParams::default();
     if let Some(hdr) = loaded.setup_header {
         params.0.hdr = hdr;
@@ -323,7 +337,7 @@ pub fn load(mem: &GuestMemoryMmap, spec: &BootSpec<'_>) -> Result<KernelEntry, B
     mptable::setup(mem, spec.vcpus, spec.pci_irqs)?;
     setup_tables(mem)?;
     Ok(KernelEntry {
-        entry: loaded.kernel_load.unchecked_add(ENTRY_64_OFFSET),
+        entry,
         zero_page: ZERO_PAGE_START,
     })
 }

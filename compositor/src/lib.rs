@@ -7,7 +7,15 @@
 //! - [`render`]: turns the model into smithay render elements (frames, titles, content);
 //! - [`backend`]: where frames go (`Headless` offscreen image, `Winit` nested window);
 //! - [`control`]: the control socket's request/response types and server;
-//! - [`state`]: `State { backend, dom0 }`, the split state the event loop drives.
+//! - [`input`]: dom0's input decisions (click, Super+drag, Super+Tab) as pure functions;
+//! - [`state`]: `State { backend, dom0 }`, the split state the event loop drives, and the
+//!   entry points of the per-qube connection handler (`Dom0::apply`, `Dom0::commit_frame`,
+//!   `Dom0::qube_gone`, events from `Desktop::take_events`);
+//! - [`cli`]: the binary's arguments.
+//!
+//! Log levels: `error!` is a bug in our code (or a renderer failure), `warn!` is bad input
+//! from a qube or a peer (refused requests, bad control requests), `info!` is lifecycle
+//! (outputs, sockets, screenshots), `debug!`/`trace!` are flow (requests, focus, frames).
 #![forbid(unsafe_code)]
 
 pub mod backend;

@@ -108,6 +108,14 @@ fn answers_requests_and_survives_bad_ones() {
         ControlSocket::bind(&sock).is_err(),
         "a second compositor must not steal it"
     );
+    let file = dir.path().join("not-a-socket");
+    std::fs::write(&file, b"precious").unwrap();
+    assert!(ControlSocket::bind(&file).is_err());
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        b"precious",
+        "a mistyped path is not deleted"
+    );
 
     let mut state = state();
     let (p, s) = (sock.clone(), shot.clone());

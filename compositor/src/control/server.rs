@@ -1,7 +1,7 @@
 //! The control socket on the calloop event loop.
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,6 +23,9 @@ pub enum ControlError {
     /// No path given and `$XDG_RUNTIME_DIR` is not set.
     #[error("no control socket path: pass --control-socket or set XDG_RUNTIME_DIR")]
     NoRuntimeDir,
+    /// Something other than a socket is in the way.
+    #[error("{0} exists and is not a socket")]
+    NotASocket(PathBuf),
     /// Another compositor answers on this path.
     #[error("a compositor is already listening on {0}")]
     InUse(PathBuf),
@@ -77,7 +80,11 @@ impl ControlSocket {
                     .map_err(io("creating its directory"))?;
             }
         }
-        if path.exists() {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                // Never delete something that is not a socket (a mistyped path).
+                return Err(ControlError::NotASocket(path.to_owned()));
+            }
             if UnixStream::connect(path).is_ok() {
                 return Err(ControlError::InUse(path.to_owned()));
             }

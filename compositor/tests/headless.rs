@@ -172,3 +172,51 @@ fn host_agents_mode_says_so_in_every_title_bar() {
         "{text}"
     );
 }
+
+#[test]
+fn popups_have_thin_borders_no_title_and_stay_on_screen() {
+    let mut f = Fixture::new(false);
+    let work = f.qube("work", Label::Purple);
+    let a = f.window(work, Size::new(400, 300), "Editor", 0x20);
+    // A menu thrown past the right edge of the screen.
+    let menu = f
+        .desktop
+        .create_popup(work, a, Point::new(5000, 40), Size::new(150, 90))
+        .unwrap();
+    f.desktop.set_mapped(work, menu, true).unwrap();
+    let size = Size::new(150, 90);
+    let px = pattern_pixels(size, 0x77, 0xff);
+    let content = WindowContent::new(PixelsRef {
+        data: &px,
+        size,
+        stride: 600,
+        format: PixelFormat::Argb8888,
+    });
+    f.scene.set_content(menu, content.unwrap());
+    f.desktop.verify_invariants().unwrap();
+    let shot = f.shot();
+    shot.write_png(&artifacts().join("headless-popup.png"))
+        .unwrap();
+
+    let geo = f.desktop.frame(menu).unwrap();
+    assert_eq!(geo.title_bar, None);
+    assert_eq!(geo.outer.right(), 1280, "clamped to the right edge");
+    let purple = f.theme.color(Label::Purple);
+    let bw = i32::try_from(f.theme.popup_border_width()).unwrap();
+    assert_eq!(geo.borders[2].w, bw);
+    for b in geo.borders {
+        for (x, y) in rect_pixels(b) {
+            assert_eq!(shot.rgb(x, y), Some(purple), "popup border ({x}, {y})");
+        }
+    }
+    let c = geo.content;
+    for (x, y) in rect_pixels(c) {
+        assert_eq!(
+            shot.rgb(x, y),
+            Some(pattern(x - c.x, y - c.y, 0x77)),
+            "popup content ({x}, {y})"
+        );
+    }
+    // Right outside the popup's left border: not the label colour (background here).
+    assert_eq!(shot.rgb(geo.outer.x - 1, c.y), Some(BACKGROUND));
+}

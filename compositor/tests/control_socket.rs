@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bulkhead_border_theme::{Label, QubeName, Theme};
 use bulkhead_compositor::backend::{Backend, Headless};
-use bulkhead_compositor::control::Response;
 use bulkhead_compositor::control::server::ControlSocket;
+use bulkhead_compositor::control::{Request, Response, send_requests};
 use bulkhead_compositor::desktop::{QubeRequest, Rect, RequestOutcome, Size};
 use bulkhead_compositor::render::content::{PixelFormat, PixelsRef};
 use bulkhead_compositor::render::text::TitleFont;
@@ -136,7 +136,7 @@ fn answers_requests_and_survives_bad_ones() {
         // A client that sends an endless line is cut off; the compositor carries on.
         let mut hog = UnixStream::connect(&p).unwrap();
         let _ = hog.write_all(&vec![b'x'; 200 * 1024]);
-        let again = client(&p, &[r#"{"cmd":"qubes"}"#]);
+        let again = send_requests(&p, &[Request::Qubes]).unwrap();
         (answers, again)
     });
     let deadline = Instant::now() + Duration::from_secs(60);

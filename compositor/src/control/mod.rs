@@ -123,6 +123,29 @@ impl Response {
     }
 }
 
+/// Sends requests to a running compositor and reads one response for each (a blocking
+/// client for dom0 tools and tests).
+pub fn send_requests(
+    socket: &std::path::Path,
+    requests: &[Request],
+) -> std::io::Result<Vec<Response>> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut out = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut line = serde_json::to_vec(request).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        stream.write_all(&line)?;
+        let mut answer = String::new();
+        if reader.read_line(&mut answer)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        out.push(serde_json::from_str(&answer).map_err(std::io::Error::other)?);
+    }
+    Ok(out)
+}
+
 /// Parses one request line (without its newline).
 pub fn parse_request(line: &[u8]) -> Result<Request, Response> {
     let text = std::str::from_utf8(line).map_err(|_| Response::error("bad request: not UTF-8"))?;

@@ -1,27 +1,44 @@
 //! dom0's input decisions, as pure functions over a small state, and the thin shell that
 //! feeds them from the nested backend's events.
 //!
-//! Today dom0 itself consumes: button presses (focus and raise), Super+drag (move) and
-//! Super+Tab (cycle focus). Routing the rest to the focused qube comes with the connection
-//! handler (next issue); the decision layer is where that rule will live.
+//! dom0 consumes button presses (focus and raise), Super+drag (move), Super+Tab (cycle
+//! focus), Super+Shift+Q (close) and Ctrl+Shift+C/V (the mediated clipboard, later); every
+//! other key is for the focused window's qube and no other ([`KeyAction::ToQube`]). Sending
+//! it there is the connection handler's job (next issue).
 
-use crate::desktop::{ClickOutcome, Point};
+use crate::desktop::{ClickOutcome, Point, QubeId};
 use crate::state::Dom0;
 
 /// Linux evdev code of the left mouse button.
 pub const BTN_LEFT: u32 = 0x110;
 /// xkb keycodes (evdev + 8) of the two Super keys.
 pub const KEY_SUPER: [u32; 2] = [125 + 8, 126 + 8];
+/// xkb keycodes of the two Ctrl keys.
+pub const KEY_CTRL: [u32; 2] = [29 + 8, 97 + 8];
+/// xkb keycodes of the two Shift keys.
+pub const KEY_SHIFT: [u32; 2] = [42 + 8, 54 + 8];
 /// xkb keycode of Tab.
 pub const KEY_TAB: u32 = 15 + 8;
+/// xkb keycode of Q.
+pub const KEY_Q: u32 = 16 + 8;
+/// xkb keycode of C.
+pub const KEY_C: u32 = 46 + 8;
+/// xkb keycode of V.
+pub const KEY_V: u32 = 47 + 8;
 
 /// What dom0 remembers about the input devices.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputState {
     /// Last pointer position on the output.
     pub pointer: Point,
     /// Whether a Super key is held.
     pub super_held: bool,
+    /// Whether a Ctrl key is held.
+    pub ctrl_held: bool,
+    /// Whether a Shift key is held.
+    pub shift_held: bool,
+    /// Keys whose press dom0 kept (a shortcut): their release is kept too.
+    swallowed: Vec<u32>,
 }
 
 /// What a pointer button does.
@@ -49,25 +66,92 @@ pub fn button_action(state: &InputState, button: u32, pressed: bool, moving: boo
     }
 }
 
-/// What a key event means for dom0.
+/// What a key event means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAction {
     /// Super+Tab: focus the next window.
     FocusNext,
-    /// Not a dom0 shortcut (would go to the focused qube).
-    Forward,
+    /// Super+Shift+Q: ask the focused window's qube to close it.
+    CloseFocused,
+    /// Ctrl+Shift+C: copy the focused qube's clipboard into dom0's (never seen by a guest).
+    ClipboardCopy,
+    /// Ctrl+Shift+V: offer dom0's clipboard to the focused qube (never seen by a guest).
+    ClipboardPaste,
+    /// An ordinary key: to the focused window's qube, and to no other.
+    ToQube(QubeId),
+    /// Nothing is focused, or dom0 keeps the key (modifiers it uses, shortcut releases).
+    Drop,
 }
 
-/// Updates the modifier state and decides what a key event means.
-pub fn key_action(state: &mut InputState, keycode: u32, pressed: bool) -> KeyAction {
+/// Updates the modifier state and decides where a key event goes. `focused` is the qube of
+/// the focused window: the only qube that may ever receive a key.
+pub fn key_action(
+    state: &mut InputState,
+    focused: Option<QubeId>,
+    keycode: u32,
+    pressed: bool,
+) -> KeyAction {
     if KEY_SUPER.contains(&keycode) {
         state.super_held = pressed;
-        return KeyAction::Forward;
+        return KeyAction::Drop;
     }
-    if pressed && state.super_held && keycode == KEY_TAB {
-        return KeyAction::FocusNext;
+    if KEY_CTRL.contains(&keycode) {
+        state.ctrl_held = pressed;
     }
-    KeyAction::Forward
+    if KEY_SHIFT.contains(&keycode) {
+        state.shift_held = pressed;
+    }
+    if !pressed {
+        if let Some(i) = state.swallowed.iter().position(|k| *k == keycode) {
+            state.swallowed.swap_remove(i);
+            return KeyAction::Drop;
+        }
+    }
+    let shortcut = match (
+        pressed,
+        state.super_held,
+        state.ctrl_held,
+        state.shift_held,
+        keycode,
+    ) {
+        (true, true, _, false, KEY_TAB) => Some(KeyAction::FocusNext),
+        (true, true, _, true, KEY_Q) => Some(KeyAction::CloseFocused),
+        (true, false, true, true, KEY_C) => Some(KeyAction::ClipboardCopy),
+        (true, false, true, true, KEY_V) => Some(KeyAction::ClipboardPaste),
+        _ => None,
+    };
+    if let Some(action) = shortcut {
+        if !state.swallowed.contains(&keycode) {
+            state.swallowed.push(keycode);
+        }
+        return action;
+    }
+    match focused {
+        Some(qube) => KeyAction::ToQube(qube),
+        None => KeyAction::Drop,
+    }
+}
+
+/// Applies a key decision to the model. Returns whether anything changed.
+pub fn apply_key(dom0: &mut Dom0, action: KeyAction) -> bool {
+    match action {
+        KeyAction::FocusNext => dom0.desktop.focus_next().is_some(),
+        KeyAction::CloseFocused => {
+            let focused = dom0.desktop.focused();
+            focused
+                .and_then(|w| dom0.desktop.request_close(w))
+                .is_some()
+        }
+        KeyAction::ClipboardCopy | KeyAction::ClipboardPaste => {
+            tracing::debug!(
+                ?action,
+                "clipboard gesture (the mediated clipboard comes later)"
+            );
+            false
+        }
+        // Forwarding to the qube is the connection handler's (next issue).
+        KeyAction::ToQube(_) | KeyAction::Drop => false,
+    }
 }
 
 /// Applies a button decision to the model. Returns whether anything changed.
@@ -112,10 +196,14 @@ pub fn handle_winit_input(
         }
         InputEvent::Keyboard { event } => {
             let code = event.key_code().raw();
-            match key_action(&mut dom0.input, code, event.state() == KeyState::Pressed) {
-                KeyAction::FocusNext => dom0.desktop.focus_next().is_some(),
-                KeyAction::Forward => false,
-            }
+            let focused = dom0.desktop.focused_qube();
+            let action = key_action(
+                &mut dom0.input,
+                focused,
+                code,
+                event.state() == KeyState::Pressed,
+            );
+            apply_key(dom0, action)
         }
         _ => false,
     }
@@ -139,13 +227,16 @@ mod tests {
     fn super_press_moves_plain_press_clicks() {
         let mut s = InputState {
             pointer: Point::new(5, 6),
-            super_held: false,
+            ..InputState::default()
         };
         assert_eq!(
             button_action(&s, BTN_LEFT, true, false),
             ButtonAction::Click(Point::new(5, 6))
         );
-        assert_eq!(key_action(&mut s, KEY_SUPER[0], true), KeyAction::Forward);
+        assert_eq!(
+            key_action(&mut s, None, KEY_SUPER[0], true),
+            KeyAction::Drop
+        );
         assert_eq!(
             button_action(&s, BTN_LEFT, true, false),
             ButtonAction::BeginMove(Point::new(5, 6))
@@ -154,8 +245,66 @@ mod tests {
             button_action(&s, BTN_LEFT, false, true),
             ButtonAction::EndMove
         );
-        assert_eq!(key_action(&mut s, KEY_TAB, true), KeyAction::FocusNext);
-        key_action(&mut s, KEY_SUPER[0], false);
-        assert_eq!(key_action(&mut s, KEY_TAB, true), KeyAction::Forward);
+    }
+
+    #[test]
+    fn keys_go_to_the_focused_qube_only_and_shortcuts_to_no_qube() {
+        let (work, other) = (Some(QubeId(1)), Some(QubeId(2)));
+        let mut s = InputState::default();
+        assert_eq!(
+            key_action(&mut s, work, KEY_C, true),
+            KeyAction::ToQube(QubeId(1))
+        );
+        assert_eq!(
+            key_action(&mut s, other, KEY_C, false),
+            KeyAction::ToQube(QubeId(2))
+        );
+        assert_eq!(key_action(&mut s, None, KEY_C, true), KeyAction::Drop);
+        // Ctrl+Shift+C/V: the press and the release of C/V never reach a guest.
+        for code in [KEY_CTRL[0], KEY_SHIFT[1]] {
+            assert_eq!(
+                key_action(&mut s, work, code, true),
+                KeyAction::ToQube(QubeId(1))
+            );
+        }
+        assert_eq!(
+            key_action(&mut s, work, KEY_C, true),
+            KeyAction::ClipboardCopy
+        );
+        assert_eq!(
+            key_action(&mut s, work, KEY_C, true),
+            KeyAction::ClipboardCopy,
+            "repeat"
+        );
+        assert_eq!(key_action(&mut s, work, KEY_C, false), KeyAction::Drop);
+        assert_eq!(
+            key_action(&mut s, work, KEY_V, true),
+            KeyAction::ClipboardPaste
+        );
+        // Shift is let go before V: V's release is still dom0's.
+        assert_eq!(
+            key_action(&mut s, work, KEY_SHIFT[1], false),
+            KeyAction::ToQube(QubeId(1))
+        );
+        assert_eq!(key_action(&mut s, work, KEY_V, false), KeyAction::Drop);
+        // Super shortcuts.
+        key_action(&mut s, work, KEY_CTRL[0], false);
+        key_action(&mut s, work, KEY_SUPER[1], true);
+        assert_eq!(
+            key_action(&mut s, work, KEY_TAB, true),
+            KeyAction::FocusNext
+        );
+        assert_eq!(key_action(&mut s, work, KEY_TAB, false), KeyAction::Drop);
+        key_action(&mut s, work, KEY_SHIFT[0], true);
+        assert_eq!(
+            key_action(&mut s, work, KEY_Q, true),
+            KeyAction::CloseFocused
+        );
+        key_action(&mut s, work, KEY_SUPER[1], false);
+        key_action(&mut s, work, KEY_SHIFT[0], false);
+        assert_eq!(
+            key_action(&mut s, work, KEY_TAB, true),
+            KeyAction::ToQube(QubeId(1))
+        );
     }
 }

@@ -50,7 +50,8 @@ fn main() -> anyhow::Result<()> {
     if !args.standalone {
         bail!("give --connect PATH (or --standalone for development without dom0)");
     }
-    let (link, events, dom0) = bulkhead_guest_agent::link::memory::pair(256 << 20);
+    let (link, events, dom0) =
+        bulkhead_guest_agent::link::memory::pair(256 << 20).context("standalone arena")?;
     let server = Server::new(&config, Box::new(link)).context("starting the agent")?;
     server.add_event_channel(events)?;
     std::thread::spawn(move || bulkhead_guest_agent::link::memory::acknowledge_frames(&dom0));

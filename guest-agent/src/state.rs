@@ -122,7 +122,7 @@ impl Agent {
         let output_mode = OutputMode::default();
         apply_output(&output, output_mode);
 
-        let arena_len = link.arena_len();
+        let arena_len = link.arena().size();
         Ok(Agent {
             wayland: WaylandState {
                 display: display.clone(),

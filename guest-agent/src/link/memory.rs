@@ -1,13 +1,15 @@
-//! An in-process dom0 link for tests: messages go to a channel, the arena is a `Vec<u8>`.
+//! An in-process dom0 link for tests and `--standalone`: messages go through channels,
+//! pixels through a real shared-memory arena (shm-transport's `channel_pair`), so the
+//! agent renders exactly as it does over the transport.
 //!
 //! [`pair`] returns the agent's half ([`MemoryLink`] and the event channel the event loop
 //! polls) and the test's half ([`MemoryDom0`]), which plays dom0: it reads the agent's
 //! messages and pixels and sends events back.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use bulkhead_shm_transport::{Arena, Config, ImageLayout, Rect as ArenaRect, channel_pair};
 use smithay::reexports::calloop::channel::{self, Channel};
 
 use super::{AgentMessage, BufferDesc, Dom0Message, DomLink, LinkError};
@@ -16,7 +18,7 @@ use super::{AgentMessage, BufferDesc, Dom0Message, DomLink, LinkError};
 #[derive(Debug)]
 pub struct MemoryLink {
     sent: mpsc::Sender<AgentMessage>,
-    arena: Arc<Mutex<Vec<u8>>>,
+    arena: Arena,
 }
 
 /// The test's half: plays dom0.
@@ -24,30 +26,36 @@ pub struct MemoryLink {
 pub struct MemoryDom0 {
     received: mpsc::Receiver<AgentMessage>,
     events: channel::Sender<Dom0Message>,
-    arena: Arc<Mutex<Vec<u8>>>,
+    arena: Arena,
 }
 
-/// A connected pair over an arena of `arena_len` bytes.
-pub fn pair(arena_len: usize) -> (MemoryLink, Channel<Dom0Message>, MemoryDom0) {
+/// Why the in-memory link could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("creating the shared arena")]
+pub struct PairError(#[from] bulkhead_shm_transport::SetupError);
+
+/// A connected pair over an arena of `arena_size` bytes (a multiple of 4096).
+pub fn pair(arena_size: u64) -> Result<(MemoryLink, Channel<Dom0Message>, MemoryDom0), PairError> {
+    let config = Config {
+        arena_size,
+        ..Config::default()
+    };
+    // Only the arena is used; both endpoints' mappings stay alive through it.
+    let (dom0, agent) = channel_pair(&config)?;
     let (sent, received) = mpsc::channel();
     let (events, channel) = channel::channel();
-    let arena = Arc::new(Mutex::new(vec![0; arena_len]));
-    (
+    Ok((
         MemoryLink {
             sent,
-            arena: Arc::clone(&arena),
+            arena: agent.arena().clone(),
         },
         channel,
         MemoryDom0 {
             received,
             events,
-            arena,
+            arena: dom0.arena().clone(),
         },
-    )
-}
-
-fn lock(arena: &Mutex<Vec<u8>>) -> MutexGuard<'_, Vec<u8>> {
-    arena.lock().unwrap_or_else(PoisonError::into_inner)
+    ))
 }
 
 impl DomLink for MemoryLink {
@@ -58,23 +66,8 @@ impl DomLink for MemoryLink {
         self.sent.send(message).map_err(|_| LinkError::Closed)
     }
 
-    fn arena_len(&self) -> u64 {
-        lock(&self.arena).len() as u64
-    }
-
-    fn write_arena(&mut self, offset: u64, data: &[u8]) -> Result<(), LinkError> {
-        let mut arena = lock(&self.arena);
-        let outside = || LinkError::OutsideArena {
-            offset,
-            len: data.len(),
-        };
-        let start = usize::try_from(offset).map_err(|_| outside())?;
-        let end = start.checked_add(data.len()).ok_or_else(outside)?;
-        arena
-            .get_mut(start..end)
-            .ok_or_else(outside)?
-            .copy_from_slice(data);
-        Ok(())
+    fn arena(&self) -> &Arena {
+        &self.arena
     }
 }
 
@@ -94,19 +87,31 @@ impl MemoryDom0 {
     /// # Panics
     /// If the buffer is outside the arena (a test failure).
     pub fn pixels(&self, buffer: &BufferDesc) -> Vec<u32> {
-        let arena = lock(&self.arena);
-        let mut out = Vec::with_capacity(buffer.width as usize * buffer.height as usize);
-        for row in 0..u64::from(buffer.height) {
-            let start = usize::try_from(buffer.offset + row * u64::from(buffer.stride))
-                .expect("offset fits usize");
-            let bytes = &arena[start..start + buffer.width as usize * 4];
-            out.extend(
-                bytes
-                    .chunks_exact(4)
-                    .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
-            );
-        }
-        out
+        let layout = ImageLayout {
+            width: buffer.width,
+            height: buffer.height,
+            stride: buffer.width * 4,
+            bytes_per_pixel: 4,
+        };
+        let whole = ArenaRect {
+            x: 0,
+            y: 0,
+            width: buffer.width,
+            height: buffer.height,
+        };
+        let mut bytes = vec![0u8; buffer.width as usize * buffer.height as usize * 4];
+        let source = ImageLayout {
+            stride: buffer.stride,
+            ..layout
+        };
+        self.arena
+            .region(buffer.offset, buffer.byte_len())
+            .and_then(|region| region.read_rect(&source, whole, &mut bytes, layout.stride as usize))
+            .expect("the frame's buffer lies inside the arena");
+        bytes
+            .chunks_exact(4)
+            .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]))
+            .collect()
     }
 }
 

@@ -13,6 +13,8 @@ pub mod transport;
 
 use std::fmt;
 
+use bulkhead_shm_transport::Arena;
+
 pub use bulkhead_protocol::{
     AgentMessage, BufferDesc, Dom0Message, OutputInfo, PixelFormat, Rect, Size, WindowId,
     WindowKind, WindowStates,
@@ -59,14 +61,6 @@ pub enum LinkError {
     /// The message breaks the wire contract (a bug in the agent).
     #[error("message refused by the encoder")]
     Encode(#[from] bulkhead_protocol::EncodeError),
-    /// An arena write fell outside the arena (a bug in the agent).
-    #[error("arena write of {len} bytes at {offset:#x} is outside the arena")]
-    OutsideArena {
-        /// Offset of the write.
-        offset: u64,
-        /// Length of the write.
-        len: usize,
-    },
     /// The transport failed (ring error, backpressure, I/O).
     #[error("transport: {0}")]
     Transport(String),
@@ -77,12 +71,9 @@ pub trait DomLink: fmt::Debug {
     /// Queues one message for dom0.
     fn send(&mut self, message: AgentMessage) -> Result<(), LinkError>;
 
-    /// Size of the shared pixel arena in bytes.
-    fn arena_len(&self) -> u64;
-
-    /// Copies `data` into the arena at `offset`. The agent only writes buffers dom0 has
-    /// released (the frame pacer's invariant).
-    fn write_arena(&mut self, offset: u64, data: &[u8]) -> Result<(), LinkError>;
+    /// The shared pixel arena. The agent only writes buffers dom0 has released (the frame
+    /// pacer's invariant).
+    fn arena(&self) -> &Arena;
 
     /// Everything dom0 sent since the last call, after its doorbell rang (links that
     /// deliver through their own event source return nothing).

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bulkhead_protocol::{
     Capabilities, DecodeError, PROTOCOL_VERSION, Version, VersionError, negotiate,
 };
-use bulkhead_shm_transport::{Config, Endpoint, SendStatus, receive_handoff};
+use bulkhead_shm_transport::{Arena, Config, Endpoint, SendStatus, receive_handoff};
 
 use super::{AgentMessage, Dom0Message, DomLink, LinkError, OutputInfo};
 
@@ -149,24 +149,8 @@ impl DomLink for TransportLink {
         }
     }
 
-    fn arena_len(&self) -> u64 {
-        self.endpoint.arena().size()
-    }
-
-    fn write_arena(&mut self, offset: u64, data: &[u8]) -> Result<(), LinkError> {
-        // Regions start on a page; the write lands at `offset` inside it.
-        let base = offset - offset % bulkhead_protocol::ARENA_ALIGN;
-        let outside = |_| LinkError::OutsideArena {
-            offset,
-            len: data.len(),
-        };
-        let len = (offset - base) + data.len() as u64;
-        let arena = self.endpoint.arena();
-        arena
-            .region(base, len)
-            .map_err(outside)?
-            .write(offset - base, data)
-            .map_err(outside)
+    fn arena(&self) -> &Arena {
+        self.endpoint.arena()
     }
 
     fn poll(&mut self) -> Result<Vec<Dom0Message>, LinkError> {
@@ -253,9 +237,13 @@ mod tests {
         }
         let window = WindowId::new(7).unwrap();
         assert_eq!(early, vec![Dom0Message::Close { window }]);
-        agent.write_arena(4096 + 8, &[1, 2, 3, 4]).unwrap();
+        agent
+            .arena()
+            .region(4096, 4096)
+            .unwrap()
+            .write(8, &[1, 2, 3, 4])
+            .unwrap();
         agent.send(AgentMessage::Map { window }).unwrap();
         assert_eq!(dom0_thread.join().unwrap(), [1, 2, 3, 4]);
-        assert!(agent.write_arena((1 << 20) - 2, &[0; 4]).is_err());
     }
 }

@@ -2,9 +2,9 @@
 //! frame callbacks.
 //!
 //! After every batch of events the loop calls [`Agent::flush_frames`]: each window that
-//! changed and has no frame in flight is flattened; the damaged rectangles (together with
-//! the previous frame's, because the back buffer is two frames old) are copied into the
-//! back buffer and dom0 gets one `Damage`. The frame callbacks of the surfaces drawn wait
+//! changed and has no frame in flight is flattened straight into its back buffer in the
+//! arena (only what changed, plus what the two-frame-old buffer lacks: see `render`) and
+//! dom0 gets one `Damage`. The frame callbacks of the surfaces drawn wait
 //! for dom0's `FrameDone`, so clients draw at dom0's pace. A window is announced to dom0
 //! (`CreateWindow`, title, hints) with its first frame, when its size is known, and shown
 //! (`Map`) right after that frame.
@@ -12,8 +12,10 @@
 use std::time::Duration;
 
 use bulkhead_protocol::{
-    MAX_DAMAGE_RECTS, MAX_POPUP_OFFSET_X, MAX_POPUP_OFFSET_Y, MAX_WINDOW_HEIGHT, MAX_WINDOW_WIDTH,
+    BYTES_PER_PIXEL, MAX_DAMAGE_RECTS, MAX_POPUP_OFFSET_X, MAX_POPUP_OFFSET_Y, MAX_WINDOW_HEIGHT,
+    MAX_WINDOW_WIDTH,
 };
+use bulkhead_shm_transport::ImageLayout;
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::utils::bbox_from_surface_tree;
@@ -26,9 +28,8 @@ use smithay::wayland::compositor::{
 };
 use smithay::wayland::shell::xdg::SurfaceCachedState;
 
-use super::canvas::Canvas;
-use super::copy::{area, copy_rect};
 use super::pacing::FrameTarget;
+use super::render::WindowRenderer;
 use super::{Shell, Window};
 use crate::arena::ArenaAllocator;
 use crate::link::{AgentMessage, DomLink, Rect, Size, WindowId, WindowKind};
@@ -88,39 +89,9 @@ fn bounding_box(rects: &[Rect]) -> Option<Rect> {
     })
 }
 
-fn full_rect(width: u32, height: u32) -> Rect {
-    Rect {
-        x: 0,
-        y: 0,
-        w: width,
-        h: height,
-    }
-}
-
-/// What to copy into a back buffer of `age` for a frame with `damage`, given the previous
-/// frame's damage: age 1 needs this frame's damage, age 2 also the previous frame's, and
-/// anything else (a fresh buffer) the whole frame. Whole-frame when that is no more work.
-pub fn rects_to_copy(
-    age: u32,
-    damage: &[Rect],
-    prev_damage: &[Rect],
-    width: u32,
-    height: u32,
-) -> Vec<Rect> {
-    let rects: Vec<Rect> = match age {
-        1 => damage.to_vec(),
-        2 => damage.iter().chain(prev_damage).copied().collect(),
-        _ => return vec![full_rect(width, height)],
-    };
-    if area(&rects) >= u64::from(width) * u64::from(height) {
-        vec![full_rect(width, height)]
-    } else {
-        rects
-    }
-}
-
-/// The rectangles a `Damage` message lists: what changed since the previous frame (the
-/// buffer always holds the whole image, whatever its age), at most `MAX_DAMAGE_RECTS`.
+/// The rectangles a `Damage` message lists: what was drawn, a superset of what changed
+/// since the previous frame (the buffer always holds the whole image), at most
+/// `MAX_DAMAGE_RECTS`.
 fn rects_to_announce(damage: &[Rect]) -> Vec<Rect> {
     if damage.len() > MAX_DAMAGE_RECTS {
         return bounding_box(damage).into_iter().collect();
@@ -153,7 +124,7 @@ enum Drawn {
     Retry(Vec<WlCallback>),
 }
 
-/// Flattens `surface` into the window's canvas and copies what the back buffer lacks.
+/// Flattens `surface` into the window's back buffer in the arena.
 fn draw(
     window: &mut Window,
     arena: &mut ArenaAllocator,
@@ -165,57 +136,58 @@ fn draw(
 ) -> Drawn {
     let id = window.id;
     let size = window_size(geometry, scale);
-    let mut canvas = match window.canvas.take() {
-        Some(c) if c.size() == size && c.scale() == scale => c,
-        _ => match Canvas::new(renderer, size, scale) {
-            Ok(c) => c,
-            Err(err) => {
-                tracing::error!(%id, %err, "cannot create the window canvas");
-                return Drawn::Nothing(take_frame_callbacks(surface));
-            }
-        },
-    };
-    let damage = canvas
-        .render(renderer, surface, geometry.loc)
-        .unwrap_or_else(|err| {
-            tracing::error!(%id, %err, "flattening failed");
-            Vec::new()
-        });
-    let callbacks = take_frame_callbacks(surface);
     let (width, height) = (size.w.unsigned_abs(), size.h.unsigned_abs());
-    // A window dom0 does not know yet needs a first frame even if nothing changed.
-    if damage.is_empty() && window.created {
-        window.canvas = Some(canvas);
-        return Drawn::Nothing(callbacks);
-    }
+    let mut state = match window.renderer.take() {
+        Some(r) if r.size() == size && r.scale() == scale => r,
+        // New size or scale: no history, the next frame is drawn whole.
+        _ => WindowRenderer::new(size, scale),
+    };
+    let callbacks = take_frame_callbacks(surface);
     let target = match window.pacer.begin_frame(arena, width, height) {
         Ok(target) => target,
         Err(err) => {
             tracing::warn!(%id, %err, "frame skipped");
-            // Dropping the canvas makes the retry draw (and send) the whole window.
+            // Without its renderer the window is drawn whole when it is retried.
             return Drawn::Retry(callbacks);
         }
     };
-    for rect in rects_to_copy(target.age, &damage, &window.prev_damage, width, height) {
-        let copied = canvas
-            .with_pixels(renderer, rect, |bytes, stride| {
-                copy_rect(link, &target.buffer, rect, bytes, stride)
-            })
-            .map_err(|err| err.to_string())
-            .and_then(|written| written.map_err(|err| err.to_string()));
-        if let Err(err) = copied {
-            tracing::error!(%id, %err, "copy into the arena failed");
-            // The canvas is dropped so that the next frame is drawn and copied whole.
+    let layout = ImageLayout {
+        width,
+        height,
+        stride: target.buffer.stride,
+        bytes_per_pixel: BYTES_PER_PIXEL,
+    };
+    let image = link
+        .arena()
+        .region(target.buffer.offset, target.buffer.byte_len())
+        .and_then(|region| region.pixman_image(&layout, target.buffer.format));
+    let mut image = match image {
+        Ok(image) => image,
+        Err(err) => {
+            tracing::error!(%id, %err, "no image over the window's buffer");
             return Drawn::Retry(callbacks);
         }
-    }
-    let rects = rects_to_announce(&damage);
-    window.prev_damage = damage;
-    window.canvas = Some(canvas);
-    Drawn::Frame {
-        target,
-        rects,
-        callbacks,
+    };
+    // A window dom0 does not know yet needs a first frame: fresh state draws everything.
+    let drawn = state.render_surface(renderer, surface, geometry.loc, &mut image, target.age);
+    drop(image);
+    match drawn {
+        Err(err) => {
+            tracing::error!(%id, %err, "flattening failed");
+            Drawn::Retry(callbacks)
+        }
+        Ok(rects) if rects.is_empty() => {
+            window.renderer = Some(state);
+            Drawn::Nothing(callbacks)
+        }
+        Ok(rects) => {
+            window.renderer = Some(state);
+            Drawn::Frame {
+                target,
+                rects: rects_to_announce(&rects),
+                callbacks,
+            }
+        }
     }
 }
 
@@ -349,7 +321,7 @@ impl Agent {
         if let Some(window) = self.windows.get_mut(id) {
             if window.mapped {
                 window.mapped = false;
-                window.canvas = None;
+                window.renderer = None;
                 unmap = true;
             }
         }
@@ -426,26 +398,6 @@ mod tests {
 
     fn r(x: u32, y: u32, w: u32, h: u32) -> Rect {
         Rect { x, y, w, h }
-    }
-
-    #[test]
-    fn buffer_age_decides_what_is_copied() {
-        let now = [r(0, 0, 64, 64)];
-        let before = [r(100, 100, 10, 10)];
-        assert_eq!(rects_to_copy(1, &now, &before, 1000, 1000), now.to_vec());
-        assert_eq!(
-            rects_to_copy(2, &now, &before, 1000, 1000),
-            vec![now[0], before[0]]
-        );
-        assert_eq!(
-            rects_to_copy(0, &now, &before, 1000, 1000),
-            vec![r(0, 0, 1000, 1000)]
-        );
-        // Damage as large as the window: one whole copy.
-        assert_eq!(
-            rects_to_copy(2, &[r(0, 0, 10, 6)], &[r(0, 5, 10, 5)], 10, 10),
-            vec![r(0, 0, 10, 10)]
-        );
     }
 
     #[test]

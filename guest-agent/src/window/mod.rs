@@ -1,13 +1,12 @@
 //! The qube's windows as dom0 sees them: one per xdg_toplevel and one per xdg_popup.
 //!
 //! [`Windows`] maps Wayland surfaces to dom0 window ids, owns the arena allocator and every
-//! window's flattened canvas and frame pacer. The Wayland handlers create and destroy
+//! window's renderer state and frame pacer. The Wayland handlers create and destroy
 //! entries; [`frame`] turns dirty windows into frames for dom0.
 
-pub mod canvas;
-pub mod copy;
 pub mod frame;
 pub mod pacing;
+pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -18,9 +17,9 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::wayland::shell::xdg::{PopupSurface, ToplevelSurface};
 
 use crate::arena::ArenaAllocator;
-use crate::link::{Rect, Size, WindowId};
-use canvas::Canvas;
+use crate::link::{Size, WindowId};
 use pacing::FramePacer;
+use render::WindowRenderer;
 
 /// Most windows one qube may have at once (the wire contract's limit).
 pub const MAX_WINDOWS: usize = bulkhead_protocol::MAX_WINDOWS_PER_QUBE;
@@ -62,12 +61,10 @@ pub struct Window {
     pub id: WindowId,
     /// Toplevel or popup.
     pub shell: Shell,
-    /// Its flattened content, once it has a size.
-    pub canvas: Option<Canvas>,
+    /// Its size, scale and damage history, once it has a size.
+    pub renderer: Option<WindowRenderer>,
     /// Its buffers in the arena and in-flight frame.
     pub pacer: FramePacer,
-    /// Damage of the last frame sent, for the buffer written next (buffer age 2).
-    pub prev_damage: Vec<Rect>,
     /// dom0 knows the window (`CreateWindow` sent, no `Destroy` since).
     pub created: bool,
     /// dom0 was told to show it.
@@ -130,9 +127,8 @@ impl Windows {
             Window {
                 id,
                 shell,
-                canvas: None,
+                renderer: None,
                 pacer: FramePacer::new(),
-                prev_damage: Vec::new(),
                 created: false,
                 mapped: false,
                 callbacks: Vec::new(),
@@ -149,8 +145,7 @@ impl Windows {
             window.pacer.release(&mut self.arena);
             window.created = false;
             window.mapped = false;
-            window.canvas = None;
-            window.prev_damage.clear();
+            window.renderer = None;
             window.announced = Announced::default();
             self.dirty.insert(id);
         }

@@ -9,9 +9,9 @@
 
 use std::ops::Range;
 
-use super::copy::BYTES_PER_PIXEL;
 use crate::arena::ArenaAllocator;
 use crate::link::{BufferDesc, PixelFormat};
+use bulkhead_protocol::BYTES_PER_PIXEL;
 
 /// One buffer of a window in the arena.
 #[derive(Debug, Clone, PartialEq, Eq)]

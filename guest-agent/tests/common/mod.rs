@@ -93,7 +93,7 @@ impl Fixture {
             .to_str()
             .expect("utf-8 path")
             .to_owned();
-        let (link, events, dom0) = memory::pair(64 << 20);
+        let (link, events, dom0) = memory::pair(64 << 20).expect("in-memory link");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let config = Config {
             wayland_display: Some(display.clone()),

@@ -30,6 +30,8 @@ pub struct InputState {
     pub focused: Option<WindowId>,
     /// The window the pointer is over.
     pub pointer: Option<WindowId>,
+    /// The last pointer shape sent, and for which window.
+    pub cursor: Option<(WindowId, bulkhead_protocol::CursorShape)>,
 }
 
 /// Modifier masks in wl_keyboard form turned into smithay's booleans, assuming the usual

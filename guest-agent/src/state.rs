@@ -13,12 +13,15 @@ use smithay::reexports::wayland_server::protocol::wl_callback::WlCallback;
 use smithay::reexports::wayland_server::{DisplayHandle, Resource};
 use smithay::utils::Transform;
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::cursor_shape::CursorShapeManagerState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shm::ShmState;
 use smithay::wayland::viewporter::ViewporterState;
+
+use bulkhead_protocol::Capabilities;
 
 use crate::clipboard::ClipboardState;
 use crate::input::InputState;
@@ -51,6 +54,8 @@ pub struct WaylandState {
     pub viewporter: ViewporterState,
     /// wl_output bookkeeping.
     pub output_manager: OutputManagerState,
+    /// wp_cursor_shape_manager_v1.
+    pub cursor_shape: CursorShapeManagerState,
     /// The one output, sized by dom0.
     pub output: Output,
 }
@@ -72,6 +77,8 @@ pub struct Agent {
     pub input: InputState,
     /// dom0's clipboard requests and pastes.
     pub clipboard: ClipboardState,
+    /// What dom0 agreed to in the handshake.
+    pub dom0_capabilities: Capabilities,
     /// Frame callbacks of commits that changed nothing, sent by a short timer.
     pub idle_callbacks: Vec<WlCallback>,
     /// True while the idle-callback timer is armed.
@@ -104,6 +111,7 @@ impl Agent {
         let data_device = DataDeviceState::new::<Agent>(dh);
         let viewporter = ViewporterState::new::<Agent>(dh);
         let output_manager = OutputManagerState::new();
+        let cursor_shape = CursorShapeManagerState::new::<Agent>(dh);
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(dh, "seat0");
         seat.add_keyboard(Default::default(), KEY_REPEAT.1, KEY_REPEAT.0)?;
@@ -123,6 +131,7 @@ impl Agent {
         apply_output(&output, output_mode);
 
         let arena_len = link.arena().size();
+        let dom0_capabilities = link.capabilities();
         Ok(Agent {
             wayland: WaylandState {
                 display: display.clone(),
@@ -135,6 +144,7 @@ impl Agent {
                 data_device,
                 viewporter,
                 output_manager,
+                cursor_shape,
                 output,
             },
             windows: Windows::new(arena_len),
@@ -143,6 +153,7 @@ impl Agent {
             output: output_mode,
             input: InputState::default(),
             clipboard,
+            dom0_capabilities,
             idle_callbacks: Vec::new(),
             idle_timer_armed: false,
             loop_handle,

@@ -161,6 +161,19 @@ fn terminal_becomes_a_window(program: &str, args: &[&str]) {
     );
     let colours: std::collections::HashSet<u32> = window.pixels.iter().copied().collect();
     assert!(colours.len() > 1, "something is drawn");
+    // The pointer enters: the terminal sets its pointer, which reaches dom0 as a shape.
+    let window_id = bulkhead_guest_agent::link::WindowId::new(ids[0]).expect("non-zero");
+    fixture.send(bulkhead_guest_agent::link::Dom0Message::PointerEnter {
+        window: window_id,
+        x: 40 * 256,
+        y: 20 * 256,
+    });
+    fixture.wait_for("a pointer shape", |f| {
+        f.log.iter().any(|m| {
+            matches!(m, bulkhead_guest_agent::link::AgentMessage::SetCursor { window, .. }
+                if *window == window_id)
+        })
+    });
     drop(child);
     fixture.wait_for("Destroy", |f| f.windows[&ids[0]].destroyed);
 }

@@ -1,6 +1,7 @@
 //! One file per Wayland protocol the agent serves (smithay's smallvil layout).
 
 mod compositor;
+mod cursor_shape;
 mod data_device;
 mod output;
 mod seat;

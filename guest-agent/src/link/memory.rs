@@ -66,6 +66,11 @@ impl DomLink for MemoryLink {
         self.sent.send(message).map_err(|_| LinkError::Closed)
     }
 
+    fn capabilities(&self) -> bulkhead_protocol::Capabilities {
+        // The test dom0 takes everything this protocol version knows.
+        bulkhead_protocol::Capabilities::KNOWN
+    }
+
     fn arena(&self) -> &Arena {
         &self.arena
     }

@@ -71,6 +71,9 @@ pub trait DomLink: fmt::Debug {
     /// Queues one message for dom0.
     fn send(&mut self, message: AgentMessage) -> Result<(), LinkError>;
 
+    /// What dom0 agreed to in the handshake.
+    fn capabilities(&self) -> bulkhead_protocol::Capabilities;
+
     /// The shared pixel arena. The agent only writes buffers dom0 has released (the frame
     /// pacer's invariant).
     fn arena(&self) -> &Arena;

@@ -18,7 +18,8 @@ use bulkhead_shm_transport::{Arena, Config, Endpoint, SendStatus, receive_handof
 use super::{AgentMessage, Dom0Message, DomLink, LinkError, OutputInfo};
 
 /// What the agent offers dom0 in `Hello`.
-pub const AGENT_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD;
+pub const AGENT_CAPABILITIES: Capabilities =
+    Capabilities::CLIPBOARD.union(Capabilities::CURSOR_SHAPE);
 
 /// Why the connection to dom0 could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,7 @@ pub struct TransportLink {
     endpoint: Endpoint,
     wire: Vec<u8>,
     version: Version,
+    capabilities: Capabilities,
 }
 
 /// A connected link and what the handshake brought.
@@ -97,6 +99,7 @@ impl TransportLink {
             endpoint,
             wire: Vec::new(),
             version: PROTOCOL_VERSION,
+            capabilities: Capabilities::empty(),
         };
         let hello = AgentMessage::Hello {
             version: PROTOCOL_VERSION,
@@ -116,7 +119,9 @@ impl TransportLink {
         }
         let mut messages = received.into_iter();
         let Some(Dom0Message::HelloAck {
-            version, output, ..
+            version,
+            capabilities,
+            output,
         }) = messages.next()
         else {
             return Err(ConnectError::Protocol(
@@ -124,6 +129,8 @@ impl TransportLink {
             ));
         };
         link.version = negotiate(PROTOCOL_VERSION, version)?;
+        // Only what both sides know (dom0 sent the negotiated set; trust but intersect).
+        link.capabilities = capabilities.intersection(AGENT_CAPABILITIES);
         tracing::info!(version = %link.version, ?output, "connected to dom0");
         Ok(Connected {
             link,
@@ -147,6 +154,10 @@ impl DomLink for TransportLink {
             Ok(SendStatus::Sent | SendStatus::Queued { .. }) => Ok(()),
             Err(err) => Err(LinkError::Transport(err.to_string())),
         }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
     }
 
     fn arena(&self) -> &Arena {

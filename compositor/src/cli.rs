@@ -34,6 +34,11 @@ pub struct Args {
     /// Agents run as host processes, not in VMs: every title bar says this isolates nothing.
     #[arg(long)]
     pub host_agents: bool,
+    /// Directory of the qubes' sockets, `qube-<name>.sock` each (default:
+    /// `$XDG_RUNTIME_DIR/bulkhead`). An agent connects to its qube's socket; in host mode that
+    /// socket is the only thing that says which qube an agent serves.
+    #[arg(long, value_name = "DIR")]
+    pub qube_socket_dir: Option<PathBuf>,
 }
 
 /// `--backend`.

@@ -8,9 +8,9 @@
 //! - [`backend`]: where frames go (`Headless` offscreen image, `Winit` nested window);
 //! - [`control`]: the control socket's request/response types and server;
 //! - [`input`]: dom0's input decisions (click, Super+drag, Super+Tab) as pure functions;
-//! - [`state`]: `State { backend, dom0 }`, the split state the event loop drives, and the
-//!   entry points of the per-qube connection handler (`Dom0::apply`, `Dom0::commit_frame`,
-//!   `Dom0::qube_gone`, events from `Desktop::take_events`);
+//! - [`qube`]: one socket per qube, one connection per agent: decode, validate, then act;
+//! - [`state`]: `State { backend, dom0, qubes }`, the split state the event loop drives;
+//!   the connection handlers act through `Dom0::apply` and `Dom0::commit_frame`;
 //! - [`cli`]: the binary's arguments.
 //!
 //! Log levels: `error!` is a bug in our code (or a renderer failure), `warn!` is bad input
@@ -23,5 +23,6 @@ pub mod cli;
 pub mod control;
 pub mod desktop;
 pub mod input;
+pub mod qube;
 pub mod render;
 pub mod state;

@@ -5,8 +5,10 @@ use bulkhead_border_theme::Theme;
 use bulkhead_compositor::backend::{Backend, Headless};
 use bulkhead_compositor::cli::{Args, BackendKind};
 use bulkhead_compositor::control::server::{ControlSocket, default_socket_path};
+use bulkhead_compositor::qube::QubeLinks;
 use bulkhead_compositor::render::text::TitleFont;
 use bulkhead_compositor::state::{Dom0, State};
+use bulkhead_shm_transport::Config;
 use clap::Parser;
 use smithay::reexports::calloop::{EventLoop, LoopHandle, LoopSignal};
 use tracing_subscriber::EnvFilter;
@@ -43,10 +45,23 @@ fn main() -> Result<()> {
     if args.host_agents {
         tracing::warn!("agents run as host processes: this mode isolates nothing");
     }
+    let mut qubes = Vec::new();
     for q in &args.qubes {
-        dom0.desktop.add_qube(q.name.clone(), q.label)?;
+        qubes.push((
+            dom0.desktop.add_qube(q.name.clone(), q.label)?,
+            q.name.clone(),
+        ));
     }
-    let mut state = State { backend, dom0 };
+    let mut state = State {
+        backend,
+        dom0,
+        qubes: QubeLinks::new(Config::default()),
+    };
+    let socket_dir = match args.qube_socket_dir {
+        Some(d) => d,
+        None => default_socket_dir()?,
+    };
+    state.qubes.listen(&handle, &socket_dir, &qubes)?;
 
     let socket_path = match args.control_socket {
         Some(p) => p,
@@ -70,6 +85,12 @@ fn main() -> Result<()> {
         .context("event loop")?;
     drop(control);
     Ok(())
+}
+
+/// `$XDG_RUNTIME_DIR/bulkhead`, beside the control socket.
+fn default_socket_dir() -> Result<std::path::PathBuf> {
+    let control = default_socket_path()?;
+    Ok(control.parent().map(ToOwned::to_owned).unwrap_or_default())
 }
 
 /// Stops the loop on SIGINT/SIGTERM so the control socket file is removed.

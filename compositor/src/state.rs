@@ -10,8 +10,9 @@ use crate::desktop::{
     Desktop, FrameStyle, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
 };
 use crate::input::InputState;
+use crate::qube::{QubeLinks, Violation};
 use crate::render::Scene;
-use crate::render::content::{ContentError, PixelsRef, WindowContent};
+use crate::render::content::{ContentError, FrameSource, WindowContent};
 use crate::render::text::TitleFont;
 
 /// Everything the event loop drives.
@@ -21,6 +22,8 @@ pub struct State {
     pub backend: Backend,
     /// The model and what is drawn from it.
     pub dom0: Dom0,
+    /// The qubes' connections.
+    pub qubes: QubeLinks,
 }
 
 /// dom0's model, theme and render caches (everything but the backend).
@@ -79,14 +82,14 @@ impl Dom0 {
         &mut self,
         qube: QubeId,
         window: WindowId,
-        pixels: PixelsRef<'_>,
+        pixels: impl FrameSource,
         damage: &[Rect],
     ) -> Result<Size, FrameError> {
         if !self.desktop.owns(qube, window) {
             return Err(RequestError::UnknownWindow(window).into());
         }
         pixels.validate()?;
-        let size = self.desktop.resize(qube, window, pixels.size)?;
+        let size = self.desktop.resize(qube, window, pixels.size())?;
         match self.scene.content_mut(window) {
             Some(content) => content.update(pixels, damage)?,
             None => self.scene.set_content(window, WindowContent::new(pixels)?),
@@ -95,18 +98,15 @@ impl Dom0 {
         Ok(size)
     }
 
-    /// Hands the model's events (focus in/out, close requests) to the qubes' connection
-    /// handlers. Until those exist (next issue), they are logged and dropped.
-    pub fn route_events(&mut self) {
-        for event in self.desktop.take_events() {
-            tracing::debug!(?event, "model event (no connection handler yet)");
-            self.needs_redraw = true;
-        }
-    }
-
-    /// Forgets a qube whose connection is gone, with all its windows.
+    /// Forgets a qube dom0 no longer knows, with all its windows.
     pub fn qube_gone(&mut self, qube: QubeId) {
         let gone = self.desktop.remove_qube(qube);
+        self.windows_gone(&gone);
+    }
+
+    /// A qube's connection is gone: its windows go, the qube stays known.
+    pub fn qube_disconnected(&mut self, qube: QubeId) {
+        let gone = self.desktop.clear_qube(qube);
         self.windows_gone(&gone);
     }
 }
@@ -123,11 +123,25 @@ pub enum FrameError {
 }
 
 impl State {
-    /// Runs after every event-loop dispatch: hands the model's events on, then draws a
-    /// frame if anything changed.
+    /// Runs after every event-loop dispatch: hands the model's events (focus, close) to
+    /// the qubes, draws a frame if anything changed, then acknowledges the qubes' frames
+    /// it drew.
     pub fn after_dispatch(&mut self) {
-        self.dom0.route_events();
+        let events = self.dom0.desktop.take_events();
+        if !events.is_empty() {
+            self.dom0.needs_redraw = true;
+        }
+        let broken = self.qubes.deliver(&events);
+        self.disconnect_all(broken);
         self.redraw_if_needed();
+        let broken = self.qubes.frames_presented();
+        self.disconnect_all(broken);
+    }
+
+    fn disconnect_all(&mut self, broken: Vec<(QubeId, Violation)>) {
+        for (qube, reason) in broken {
+            self.disconnect(qube, &reason);
+        }
     }
 
     /// Draws a frame if anything changed.

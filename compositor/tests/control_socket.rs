@@ -2,6 +2,7 @@
 //! thread's requests (good and bad), and the windows it reports come from the connection
 //! handler's entry points (`Dom0::apply`, `Dom0::commit_frame`).
 
+use bulkhead_compositor::qube::QubeLinks;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -76,7 +77,11 @@ fn state() -> State {
             .unwrap(),
         size
     );
-    State { backend, dom0 }
+    State {
+        backend,
+        dom0,
+        qubes: QubeLinks::default(),
+    }
 }
 
 fn client(path: &Path, lines: &[&str]) -> Vec<Response> {

@@ -10,6 +10,7 @@ use bulkhead_compositor::desktop::{
     MAX_WINDOWS_PER_QUBE, Point, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size,
     WindowId,
 };
+use bulkhead_compositor::qube::QubeLinks;
 use bulkhead_compositor::render::BACKGROUND;
 use bulkhead_compositor::render::content::{PixelFormat, PixelsRef};
 use bulkhead_compositor::render::text::TitleFont;
@@ -78,7 +79,11 @@ fn setup() -> Setup {
     frame(&mut dom0, work, mail, Size::new(300, 200), 0x40).unwrap();
     dom0.desktop.focus_and_raise(mail);
     Setup {
-        state: State { backend, dom0 },
+        state: State {
+            backend,
+            dom0,
+            qubes: QubeLinks::default(),
+        },
         work,
         bad,
         mail,

@@ -53,6 +53,45 @@ pub fn default_socket_path() -> Result<PathBuf, ControlError> {
     Ok(PathBuf::from(dir).join("bulkhead").join("control.sock"))
 }
 
+/// Binds a non-blocking Unix socket at `path` that only this user can use: mode 0600, its
+/// directory created 0700 if needed, a stale socket file nobody answers on replaced, and
+/// anything that is not a socket left alone (a mistyped path).
+pub fn bind_private_socket(path: &Path) -> Result<UnixListener, ControlError> {
+    let io = |what| {
+        move |source| ControlError::Io {
+            path: path.to_owned(),
+            what,
+            source,
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io("creating its directory"))?;
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            // Never delete something that is not a socket (a mistyped path).
+            return Err(ControlError::NotASocket(path.to_owned()));
+        }
+        if UnixStream::connect(path).is_ok() {
+            return Err(ControlError::InUse(path.to_owned()));
+        }
+        std::fs::remove_file(path).map_err(io("removing a stale socket"))?;
+    }
+    let listener = UnixListener::bind(path).map_err(io("binding"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io("setting mode 0600"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io("setting non-blocking"))?;
+    Ok(listener)
+}
+
 /// The listening socket; removes its file when dropped.
 #[derive(Debug)]
 pub struct ControlSocket {
@@ -64,38 +103,7 @@ impl ControlSocket {
     /// Binds `path` with mode 0600, creating its directory (0700) if needed and replacing a
     /// stale socket file that nobody answers on.
     pub fn bind(path: &Path) -> Result<ControlSocket, ControlError> {
-        let io = |what| {
-            move |source| ControlError::Io {
-                path: path.to_owned(),
-                what,
-                source,
-            }
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(io("creating its directory"))?;
-            }
-        }
-        if let Ok(meta) = std::fs::symlink_metadata(path) {
-            if !meta.file_type().is_socket() {
-                // Never delete something that is not a socket (a mistyped path).
-                return Err(ControlError::NotASocket(path.to_owned()));
-            }
-            if UnixStream::connect(path).is_ok() {
-                return Err(ControlError::InUse(path.to_owned()));
-            }
-            std::fs::remove_file(path).map_err(io("removing a stale socket"))?;
-        }
-        let listener = UnixListener::bind(path).map_err(io("binding"))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(io("setting mode 0600"))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(io("setting non-blocking"))?;
+        let listener = bind_private_socket(path)?;
         tracing::info!(path = %path.display(), "control socket listening");
         Ok(ControlSocket {
             path: path.to_owned(),

@@ -285,9 +285,16 @@ impl Desktop {
         }
     }
 
-    /// Forgets a qube and all its windows (its connection is gone). Returns the windows
-    /// that went away.
+    /// Forgets a qube and all its windows. Returns the windows that went away.
     pub fn remove_qube(&mut self, qube: QubeId) -> Vec<WindowId> {
+        let gone = self.clear_qube(qube);
+        self.qubes.remove(&qube);
+        gone
+    }
+
+    /// Removes all of a qube's windows but keeps the qube (its connection is gone; it may
+    /// connect again). Returns the windows that went away.
+    pub fn clear_qube(&mut self, qube: QubeId) -> Vec<WindowId> {
         let roots: Vec<WindowId> = self
             .stack
             .iter()
@@ -298,7 +305,6 @@ impl Desktop {
         for root in roots {
             gone.extend(self.remove_subtree(root, false));
         }
-        self.qubes.remove(&qube);
         gone
     }
 

@@ -47,6 +47,9 @@ pub struct PixelsRef<'a> {
 /// Pixels that do not match their declared size.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContentError {
+    /// The qube's buffer in the shared-memory arena does not hold the frame.
+    #[error(transparent)]
+    Arena(#[from] bulkhead_shm_transport::ArenaError),
     /// Zero or negative side.
     #[error("empty or negative size {w}x{h}")]
     BadSize {
@@ -69,12 +72,55 @@ pub enum ContentError {
     },
 }
 
-impl PixelsRef<'_> {
-    /// Checks that the bytes hold the declared size.
-    pub fn validate(&self) -> Result<(), ContentError> {
+/// Where a frame's pixels come from: a slice the caller holds ([`PixelsRef`]) or the
+/// qube's buffer in the shared-memory arena (the connection handler's source). The content
+/// copies only the damaged rectangles out of it, once.
+pub trait FrameSource {
+    /// Width and height in pixels.
+    fn size(&self) -> Size;
+    /// The pixel format.
+    fn format(&self) -> PixelFormat;
+    /// Checks that the source holds its declared size.
+    fn validate(&self) -> Result<(), ContentError>;
+    /// Copies the rectangle `(x, y, w, h)`, already inside the frame, into `dst` (rows of
+    /// `dst_stride` bytes) at the same position.
+    fn copy_rect(
+        &self,
+        dst: &mut [u8],
+        dst_stride: usize,
+        rect: (usize, usize, usize, usize),
+    ) -> Result<(), ContentError>;
+}
+
+impl FrameSource for PixelsRef<'_> {
+    fn size(&self) -> Size {
+        self.size
+    }
+
+    fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    fn validate(&self) -> Result<(), ContentError> {
         self.dims().map(|_| ())
     }
 
+    fn copy_rect(
+        &self,
+        dst: &mut [u8],
+        dst_stride: usize,
+        (x, y, w, h): (usize, usize, usize, usize),
+    ) -> Result<(), ContentError> {
+        for row in y..y + h {
+            let s = row * self.stride + x * 4;
+            let d = row * dst_stride + x * 4;
+            dst[d..d + w * 4].copy_from_slice(&self.data[s..s + w * 4]);
+        }
+        Ok(())
+    }
+}
+
+impl PixelsRef<'_> {
     fn dims(&self) -> Result<(usize, usize), ContentError> {
         let (w, h) = (self.size.w, self.size.h);
         let (Ok(wu), Ok(hu)) = (usize::try_from(w), usize::try_from(h)) else {
@@ -119,33 +165,40 @@ pub struct WindowContent {
 
 impl WindowContent {
     /// Content made of a full frame.
-    pub fn new(pixels: PixelsRef<'_>) -> Result<WindowContent, ContentError> {
-        let (w, h) = pixels.dims()?;
+    pub fn new(pixels: impl FrameSource) -> Result<WindowContent, ContentError> {
+        pixels.validate()?;
+        let size = pixels.size();
+        let (w, h) = dims_of(size)?;
         let mut packed = vec![0u8; w * h * 4];
-        copy_rect(&mut packed, w * 4, pixels, (0, 0, w, h));
+        pixels.copy_rect(&mut packed, w * 4, (0, 0, w, h))?;
         let buffer = MemoryRenderBuffer::from_slice(
             &packed,
-            pixels.format.fourcc(),
-            (pixels.size.w, pixels.size.h),
+            pixels.format().fourcc(),
+            (size.w, size.h),
             1,
             Transform::Normal,
             None,
         );
         Ok(WindowContent {
             source: ContentSource::Memory(buffer),
-            size: pixels.size,
-            format: pixels.format,
+            size,
+            format: pixels.format(),
         })
     }
 
     /// Takes a new frame: only the `damage` rectangles are copied (clipped to the frame), or
     /// everything when the size or format changed.
-    pub fn update(&mut self, pixels: PixelsRef<'_>, damage: &[Rect]) -> Result<(), ContentError> {
-        let (w, h) = pixels.dims()?;
-        if pixels.size != self.size || pixels.format != self.format {
+    pub fn update(
+        &mut self,
+        pixels: impl FrameSource,
+        damage: &[Rect],
+    ) -> Result<(), ContentError> {
+        pixels.validate()?;
+        if pixels.size() != self.size || pixels.format() != self.format {
             *self = WindowContent::new(pixels)?;
             return Ok(());
         }
+        let (w, h) = dims_of(self.size)?;
         let ContentSource::Memory(buffer) = &mut self.source;
         let mut ctx = buffer.render();
         ctx.draw(|mem| {
@@ -154,16 +207,14 @@ impl WindowContent {
                 let Some((x, y, rw, rh)) = clip(r, w, h) else {
                     continue;
                 };
-                copy_rect(mem, w * 4, pixels, (x, y, rw, rh));
+                pixels.copy_rect(mem, w * 4, (x, y, rw, rh))?;
                 done.push(Rectangle::<i32, Buffer>::new(
                     (to_i32(x), to_i32(y)).into(),
                     (to_i32(rw), to_i32(rh)).into(),
                 ));
             }
-            Ok::<_, std::convert::Infallible>(done)
+            Ok::<_, ContentError>(done)
         })
-        .unwrap_or_else(|never| match never {});
-        Ok(())
     }
 
     /// The frame's size.
@@ -190,17 +241,14 @@ fn clip(r: &Rect, w: usize, h: usize) -> Option<(usize, usize, usize, usize)> {
     (x1 > x0 && y1 > y0).then(|| (x0, y0, x1 - x0, y1 - y0))
 }
 
-/// Copies one rectangle (already inside the frame) row by row.
-fn copy_rect(
-    dst: &mut [u8],
-    dst_stride: usize,
-    src: PixelsRef<'_>,
-    (x, y, w, h): (usize, usize, usize, usize),
-) {
-    for row in y..y + h {
-        let s = row * src.stride + x * 4;
-        let d = row * dst_stride + x * 4;
-        dst[d..d + w * 4].copy_from_slice(&src.data[s..s + w * 4]);
+/// A validated size as `usize` dimensions.
+fn dims_of(size: Size) -> Result<(usize, usize), ContentError> {
+    match (usize::try_from(size.w), usize::try_from(size.h)) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
+        _ => Err(ContentError::BadSize {
+            w: size.w,
+            h: size.h,
+        }),
     }
 }
 

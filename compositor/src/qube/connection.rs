@@ -1,0 +1,506 @@
+//! One qube's connection: decode, validate, then act (DESIGN.md's trust rules).
+//!
+//! Every message is copied out of shared memory once by the transport, decoded strictly by
+//! `bulkhead-protocol`, checked against this connection's state (handshake done, window ids
+//! it created, buffers inside its arena) and only then turned into model requests. Any
+//! violation is returned as a [`Violation`]; the caller closes the connection and logs the
+//! reason. Nothing here can stop the compositor or touch another qube's windows.
+
+use std::collections::HashMap;
+use std::os::fd::BorrowedFd;
+use std::time::Instant;
+
+use bulkhead_protocol::{
+    AgentMessage, BufferDesc, Capabilities, DecodeError, Dom0Message, MalformedReason, OutputInfo,
+    PROTOCOL_VERSION, PixelFormat as WirePixelFormat, Rect as WireRect, Size as WireSize, Version,
+    VersionError, WindowId as WireId, WindowKind as WireKind, WindowStates, negotiate,
+    negotiate_capabilities,
+};
+use bulkhead_shm_transport::{
+    ArenaError, ArenaRegion, Endpoint, ImageLayout, Rect as ArenaRect, RecvError, SendError,
+};
+
+use crate::desktop::{
+    ModelEvent, Point, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
+};
+use crate::render::content::{ContentError, FrameSource, PixelFormat};
+use crate::state::{Dom0, FrameError};
+
+/// What dom0 offers every agent.
+const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD;
+/// Messages handled per wake-up before the loop serves others (the rest come next turn).
+pub const BATCH: usize = 1024;
+/// Sustained message rate a qube may keep up (per second), and the burst above it.
+pub const RATE_PER_SECOND: f64 = 20_000.0;
+/// Burst allowance of the rate limit.
+pub const RATE_BURST: f64 = 40_000.0;
+
+/// Why a connection is closed. Every variant but [`Violation::Dom0`] is the qube's doing
+/// (logged at `warn!`).
+#[derive(Debug, thiserror::Error)]
+pub enum Violation {
+    /// The shared-memory ring broke its rules (hostile indices or lengths).
+    #[error("shared-memory channel: {0}")]
+    Channel(#[from] RecvError),
+    /// dom0 could not queue a message: the qube does not drain its ring.
+    #[error("the qube does not drain its ring: {0}")]
+    NotDraining(#[from] SendError),
+    /// A message that does not decode.
+    #[error("malformed message: {0}")]
+    Malformed(MalformedReason),
+    /// The transport delivered a partial protocol message (cannot happen with a correct
+    /// agent: one transport message carries one protocol message).
+    #[error("truncated message ({needed} bytes needed)")]
+    Truncated {
+        /// Bytes the header declared.
+        needed: usize,
+    },
+    /// Bytes after the protocol message inside one transport message.
+    #[error("{0} stray bytes after a message")]
+    TrailingBytes(usize),
+    /// Anything before `Hello`, or `Hello` twice.
+    #[error("{0}")]
+    Handshake(&'static str),
+    /// Incompatible protocol version.
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    /// A window id the qube already uses.
+    #[error("window id {0} is already in use")]
+    DuplicateWindow(u32),
+    /// A window id the qube never created (or destroyed).
+    #[error("no window {0}")]
+    UnknownWindow(u32),
+    /// The model refused a request.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A frame's buffer is not inside the qube's arena.
+    #[error("frame buffer: {0}")]
+    Arena(#[from] ArenaError),
+    /// A frame was refused.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// Over the message-rate limit.
+    #[error("more than {RATE_PER_SECOND} messages per second")]
+    Flood,
+    /// The agent closed its setup socket (it exited): not a violation.
+    #[error("the agent hung up")]
+    HungUp,
+    /// A bug in dom0 (logged at `error!`): the handler panicked or encoded a bad message.
+    #[error("dom0 error: {0}")]
+    Dom0(String),
+}
+
+impl From<DecodeError> for Violation {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::Incomplete { needed } => Violation::Truncated { needed },
+            DecodeError::Malformed(reason) => Violation::Malformed(reason),
+        }
+    }
+}
+
+/// Handshake state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitingHello,
+    Ready(Version),
+}
+
+/// A frame dom0 has taken and will acknowledge once it has been drawn.
+#[derive(Debug, Clone, Copy)]
+struct PendingFrame {
+    window: WireId,
+    serial: u32,
+}
+
+/// Token bucket over messages.
+#[derive(Debug)]
+struct RateBudget {
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateBudget {
+    fn new() -> Self {
+        RateBudget {
+            tokens: RATE_BURST,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * RATE_PER_SECOND;
+        self.tokens = (self.tokens + refill).min(RATE_BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One live qube connection.
+#[derive(Debug)]
+pub struct Connection {
+    qube: QubeId,
+    endpoint: Endpoint,
+    phase: Phase,
+    /// The qube's window ids and dom0's handles, both ways.
+    to_model: HashMap<WireId, WindowId>,
+    to_wire: HashMap<WindowId, WireId>,
+    /// Size dom0 last configured a window to, when it differed from the guest's.
+    configured: HashMap<WireId, Size>,
+    pending_frames: Vec<PendingFrame>,
+    next_configure_serial: u32,
+    budget: RateBudget,
+}
+
+impl Connection {
+    /// A connection for `qube` over `endpoint` (dom0's side of the region).
+    pub fn new(qube: QubeId, endpoint: Endpoint) -> Connection {
+        Connection {
+            qube,
+            endpoint,
+            phase: Phase::AwaitingHello,
+            to_model: HashMap::new(),
+            to_wire: HashMap::new(),
+            configured: HashMap::new(),
+            pending_frames: Vec::new(),
+            next_configure_serial: 1,
+            budget: RateBudget::new(),
+        }
+    }
+
+    /// The qube this connection belongs to.
+    pub fn qube(&self) -> QubeId {
+        self.qube
+    }
+
+    /// The fd that becomes readable when the agent rings.
+    pub fn doorbell_fd(&self) -> BorrowedFd<'_> {
+        self.endpoint.doorbell_fd()
+    }
+
+    /// Serves one wake-up: takes the doorbell, flushes what waited for space, then handles
+    /// up to [`BATCH`] messages. Returns `true` when more work is already waiting (the caller
+    /// serves again soon), `false` when it is safe to sleep on the doorbell.
+    pub fn service(&mut self, dom0: &mut Dom0) -> Result<bool, Violation> {
+        self.endpoint
+            .acknowledge_doorbell()
+            .map_err(|e| Violation::Dom0(format!("doorbell: {e}")))?;
+        self.endpoint.flush()?;
+        for _ in 0..BATCH {
+            let Some(bytes) = self.endpoint.recv()? else {
+                return Ok(!self.endpoint.prepare_wait().map_err(RecvError::from)?);
+            };
+            if !self.budget.take() {
+                return Err(Violation::Flood);
+            }
+            let (message, rest) = AgentMessage::decode(&bytes)?;
+            if !rest.is_empty() {
+                return Err(Violation::TrailingBytes(rest.len()));
+            }
+            self.handle(message, dom0)?;
+        }
+        Ok(true)
+    }
+
+    /// Sends one message to the agent.
+    pub fn send(&mut self, message: &Dom0Message) -> Result<(), Violation> {
+        let wire = message
+            .encode_to_vec()
+            .map_err(|e| Violation::Dom0(format!("encoding {message:?}: {e}")))?;
+        self.endpoint.send(&wire)?;
+        Ok(())
+    }
+
+    /// After dom0 drew a frame: acknowledges every frame taken since, so the agent may reuse
+    /// their buffers and let its clients draw again.
+    pub fn frames_presented(&mut self) -> Result<(), Violation> {
+        for frame in std::mem::take(&mut self.pending_frames) {
+            self.send(&Dom0Message::FrameDone {
+                window: frame.window,
+                serial: frame.serial,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Tells the agent what the model decided about one of its windows (focus, close).
+    pub fn deliver(&mut self, event: &ModelEvent) -> Result<(), Violation> {
+        match *event {
+            ModelEvent::Focus { from, to } => {
+                if let Some(w) = from.and_then(|(q, w)| self.wire_of(q, w)) {
+                    self.send(&Dom0Message::FocusOut { window: w })?;
+                }
+                if let Some(w) = to.and_then(|(q, w)| self.wire_of(q, w)) {
+                    self.send(&Dom0Message::FocusIn { window: w })?;
+                }
+            }
+            ModelEvent::Close(req) => {
+                if let Some(w) = self.wire_of(req.qube, req.window) {
+                    self.send(&Dom0Message::Close { window: w })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wire_of(&self, qube: QubeId, window: WindowId) -> Option<WireId> {
+        (qube == self.qube)
+            .then(|| self.to_wire.get(&window).copied())
+            .flatten()
+    }
+
+    fn model_of(&self, window: WireId) -> Result<WindowId, Violation> {
+        self.to_model
+            .get(&window)
+            .copied()
+            .ok_or(Violation::UnknownWindow(window.get()))
+    }
+
+    fn handle(&mut self, message: AgentMessage, dom0: &mut Dom0) -> Result<(), Violation> {
+        let version = match (self.phase, &message) {
+            (
+                Phase::AwaitingHello,
+                AgentMessage::Hello {
+                    version,
+                    capabilities,
+                },
+            ) => {
+                let version = negotiate(PROTOCOL_VERSION, *version)?;
+                self.phase = Phase::Ready(version);
+                let out = dom0.desktop.output();
+                let output = OutputInfo {
+                    width: out.w.unsigned_abs(),
+                    height: out.h.unsigned_abs(),
+                    scale_120: 120,
+                    refresh_mhz: 60_000,
+                };
+                let capabilities = negotiate_capabilities(DOM0_CAPABILITIES, *capabilities);
+                return self.send(&Dom0Message::HelloAck {
+                    version,
+                    capabilities,
+                    output,
+                });
+            }
+            (Phase::AwaitingHello, _) => return Err(Violation::Handshake("message before hello")),
+            (Phase::Ready(_), AgentMessage::Hello { .. }) => {
+                return Err(Violation::Handshake("hello sent twice"));
+            }
+            (Phase::Ready(v), _) => v,
+        };
+        tracing::trace!(qube = ?self.qube, ?version, ?message, "from qube");
+        match message {
+            AgentMessage::Hello { .. } => unreachable!("handled above"),
+            AgentMessage::CreateWindow { window, kind, size } => {
+                if self.to_model.contains_key(&window) {
+                    return Err(Violation::DuplicateWindow(window.get()));
+                }
+                let size = model_size(size);
+                let request = match kind {
+                    WireKind::Toplevel => QubeRequest::CreateToplevel { size },
+                    WireKind::Popup { parent, x, y } => QubeRequest::CreatePopup {
+                        parent: self.model_of(parent)?,
+                        offset: Point::new(x, y),
+                        size,
+                    },
+                };
+                if let RequestOutcome::Created(id) = dom0.apply(self.qube, request)? {
+                    self.to_model.insert(window, id);
+                    self.to_wire.insert(id, window);
+                }
+            }
+            AgentMessage::SetTitle { window, title } => {
+                let window = self.model_of(window)?;
+                dom0.apply(self.qube, QubeRequest::SetTitle { window, title })?;
+            }
+            AgentMessage::SetAppId { window, app_id } => {
+                let window = self.model_of(window)?;
+                dom0.apply(self.qube, QubeRequest::SetAppId { window, app_id })?;
+            }
+            AgentMessage::Map { window } => {
+                let window = self.model_of(window)?;
+                dom0.apply(self.qube, QubeRequest::Map { window })?;
+            }
+            AgentMessage::Unmap { window } => {
+                let window = self.model_of(window)?;
+                dom0.apply(self.qube, QubeRequest::Unmap { window })?;
+            }
+            AgentMessage::Destroy { window } => {
+                let id = self.model_of(window)?;
+                if let RequestOutcome::Destroyed(gone) =
+                    dom0.apply(self.qube, QubeRequest::Destroy { window: id })?
+                {
+                    for id in gone {
+                        if let Some(w) = self.to_wire.remove(&id) {
+                            self.to_model.remove(&w);
+                            self.configured.remove(&w);
+                            self.pending_frames.retain(|f| f.window != w);
+                        }
+                    }
+                }
+            }
+            AgentMessage::SizeHints { window, min, max } => {
+                let window = self.model_of(window)?;
+                let hints = crate::desktop::SizeHints {
+                    min: min.map(model_size),
+                    max: max.map(model_size),
+                };
+                dom0.apply(self.qube, QubeRequest::SizeHints { window, hints })?;
+            }
+            AgentMessage::Damage {
+                window,
+                serial,
+                buffer,
+                rects,
+            } => {
+                self.damage(dom0, window, serial, buffer, &rects)?;
+            }
+            // Window-state requests are the qube's wishes; dom0's policy for them (fullscreen
+            // becomes maximize, attention, minimize) comes with the trust issue. Refusing a
+            // wish is not a violation.
+            AgentMessage::SetFullscreen { window, .. }
+            | AgentMessage::SetMaximized { window, .. }
+            | AgentMessage::Minimize { window }
+            | AgentMessage::Attention { window }
+            | AgentMessage::SetCursor { window, .. } => {
+                self.model_of(window)?;
+                tracing::debug!(qube = ?self.qube, ?message, "window-state wish not acted on");
+            }
+            // dom0 never asked: clipboard data is dropped unread (DESIGN.md).
+            AgentMessage::ClipboardData {
+                serial,
+                ref mime,
+                ref data,
+            } => {
+                tracing::warn!(qube = ?self.qube, serial, mime, len = data.len(),
+                    "unrequested clipboard data dropped");
+            }
+            AgentMessage::ClipboardEmpty { serial } => {
+                tracing::warn!(qube = ?self.qube, serial, "unrequested clipboard answer dropped");
+            }
+        }
+        Ok(())
+    }
+
+    /// A new frame: the buffer must lie in this qube's arena; only the damaged rectangles
+    /// are read from it (once), and the frame is acknowledged after dom0 has drawn it.
+    fn damage(
+        &mut self,
+        dom0: &mut Dom0,
+        window: WireId,
+        serial: u32,
+        buffer: BufferDesc,
+        rects: &[WireRect],
+    ) -> Result<(), Violation> {
+        let id = self.model_of(window)?;
+        let region = self
+            .endpoint
+            .arena()
+            .region(buffer.offset, buffer.byte_len())?;
+        let frame = ArenaFrame { region, buffer };
+        let damage: Vec<Rect> = rects.iter().map(model_rect).collect();
+        let shown = dom0.commit_frame(self.qube, id, frame, &damage)?;
+        self.pending_frames.push(PendingFrame { window, serial });
+        // The model cuts a window too big for the output: tell the guest the size it got.
+        let asked = model_size(WireSize {
+            width: buffer.width,
+            height: buffer.height,
+        });
+        if shown != asked && self.configured.get(&window) != Some(&shown) {
+            self.configured.insert(window, shown);
+            let serial = self.next_configure_serial;
+            self.next_configure_serial = serial.wrapping_add(1).max(1);
+            self.send(&Dom0Message::Configure {
+                window,
+                serial,
+                width: shown.w.unsigned_abs(),
+                height: shown.h.unsigned_abs(),
+                states: WindowStates::empty(),
+            })?;
+        } else if shown == asked {
+            self.configured.remove(&window);
+        }
+        Ok(())
+    }
+}
+
+/// Protocol sizes are at most 16384 on a side (checked by the decoder), so they fit `i32`.
+fn model_size(size: WireSize) -> Size {
+    Size::new(clamp_i32(size.width), clamp_i32(size.height))
+}
+
+/// Damage rectangles lie inside their buffer (checked by the decoder), so they fit `i32`.
+fn model_rect(r: &WireRect) -> Rect {
+    Rect::new(
+        clamp_i32(r.x),
+        clamp_i32(r.y),
+        clamp_i32(r.w),
+        clamp_i32(r.h),
+    )
+}
+
+fn clamp_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// A frame straight from the qube's buffer in the arena.
+struct ArenaFrame<'a> {
+    region: ArenaRegion<'a>,
+    buffer: BufferDesc,
+}
+
+impl ArenaFrame<'_> {
+    fn layout(&self) -> ImageLayout {
+        ImageLayout {
+            width: self.buffer.width,
+            height: self.buffer.height,
+            stride: self.buffer.stride,
+            bytes_per_pixel: 4,
+        }
+    }
+}
+
+impl FrameSource for ArenaFrame<'_> {
+    fn size(&self) -> Size {
+        model_size(WireSize {
+            width: self.buffer.width,
+            height: self.buffer.height,
+        })
+    }
+
+    fn format(&self) -> PixelFormat {
+        match self.buffer.format {
+            WirePixelFormat::Argb8888 => PixelFormat::Argb8888,
+            WirePixelFormat::Xrgb8888 => PixelFormat::Xrgb8888,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ContentError> {
+        // The region was cut to exactly stride × height bytes; the decoder checked the
+        // stride against the width. Nothing is read until `copy_rect`, which checks again.
+        Ok(())
+    }
+
+    fn copy_rect(
+        &self,
+        dst: &mut [u8],
+        dst_stride: usize,
+        (x, y, w, h): (usize, usize, usize, usize),
+    ) -> Result<(), ContentError> {
+        let fit = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        let rect = ArenaRect {
+            x: fit(x),
+            y: fit(y),
+            width: fit(w),
+            height: fit(h),
+        };
+        self.region
+            .read_rect(&self.layout(), rect, dst, dst_stride)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,277 @@
+//! The qubes' connections to dom0: one listening socket per qube dom0 knows, one
+//! [`Connection`] per connected agent, and the event-loop glue between them.
+//!
+//! Which qube a connection belongs to is decided by dom0 alone: by the socket the agent
+//! connected to (`qube-<name>.sock`, mode 0600, in a 0700 directory), later by the VM the
+//! VMM booted. An agent never names its qube. A qube has at most one live connection.
+//!
+//! When an agent connects, dom0 creates its shared-memory region and hands the memfd and
+//! both doorbells over the socket; from then on the socket is no longer used. A connection
+//! that breaks any rule (malformed message, limit, hostile ring indices, a panic in its
+//! handler) is closed with the reason logged; its windows disappear, the qube may connect
+//! again, and the compositor and the other qubes carry on.
+
+mod connection;
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use bulkhead_border_theme::QubeName;
+use bulkhead_shm_transport::{Config, Endpoint, send_handoff};
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction, RegistrationToken};
+
+pub use connection::{BATCH, Connection, RATE_BURST, RATE_PER_SECOND, Violation};
+
+use crate::control::server::{ControlError, bind_private_socket};
+use crate::desktop::{ModelEvent, QubeId};
+use crate::state::State;
+
+/// `qube-<name>.sock` in `dir`: where the agent of qube `name` connects.
+pub fn socket_path(dir: &Path, name: &QubeName) -> PathBuf {
+    dir.join(format!("qube-{name}.sock"))
+}
+
+/// A connected qube: its connection and the event sources of its doorbell and of its
+/// setup socket (kept open as the liveness signal both ways: each side sees the other go).
+#[derive(Debug)]
+struct Link {
+    connection: Connection,
+    doorbell: RegistrationToken,
+    socket: RegistrationToken,
+}
+
+/// Every qube connection, and the sockets agents connect to.
+#[derive(Debug, Default)]
+pub struct QubeLinks {
+    config: Config,
+    links: HashMap<QubeId, Link>,
+    sockets: Vec<(QubeId, PathBuf, RegistrationToken)>,
+    handle: Option<LoopHandle<'static, State>>,
+}
+
+impl QubeLinks {
+    /// No sockets yet; shared regions made with `config`.
+    pub fn new(config: Config) -> QubeLinks {
+        QubeLinks {
+            config,
+            links: HashMap::new(),
+            sockets: Vec::new(),
+            handle: None,
+        }
+    }
+
+    /// Whether `qube` has a live connection.
+    pub fn is_connected(&self, qube: QubeId) -> bool {
+        self.links.contains_key(&qube)
+    }
+
+    /// Opens one socket per qube in `dir` and starts accepting agents on the event loop.
+    pub fn listen(
+        &mut self,
+        handle: &LoopHandle<'static, State>,
+        dir: &Path,
+        qubes: &[(QubeId, QubeName)],
+    ) -> Result<(), ControlError> {
+        self.handle = Some(handle.clone());
+        for (qube, name) in qubes {
+            let path = socket_path(dir, name);
+            let listener = bind_private_socket(&path)?;
+            let qube = *qube;
+            let token = handle
+                .insert_source(
+                    Generic::new(listener, Interest::READ, Mode::Level),
+                    move |_, listener, state: &mut State| {
+                        accept_all(listener, qube, state);
+                        Ok(PostAction::Continue)
+                    },
+                )
+                .map_err(|_| ControlError::EventLoop)?;
+            tracing::info!(?qube, path = %path.display(), "qube socket listening");
+            self.sockets.push((qube, path, token));
+        }
+        Ok(())
+    }
+
+    /// Hands the model's events to the qubes they concern.
+    pub fn deliver(&mut self, events: &[ModelEvent]) -> Vec<(QubeId, Violation)> {
+        let mut broken = Vec::new();
+        for event in events {
+            for (qube, link) in &mut self.links {
+                if let Err(v) = link.connection.deliver(event) {
+                    broken.push((*qube, v));
+                }
+            }
+        }
+        broken
+    }
+
+    /// After a frame was drawn: acknowledge every frame the qubes sent since.
+    pub fn frames_presented(&mut self) -> Vec<(QubeId, Violation)> {
+        let mut broken = Vec::new();
+        for (qube, link) in &mut self.links {
+            if let Err(v) = link.connection.frames_presented() {
+                broken.push((*qube, v));
+            }
+        }
+        broken
+    }
+}
+
+impl Drop for QubeLinks {
+    fn drop(&mut self) {
+        for (_, path, _) in &self.sockets {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn accept_all(listener: &UnixListener, qube: QubeId, state: &mut State) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => state.qube_connected(qube, stream),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) => {
+                tracing::warn!(?qube, error = %e, "accepting a qube connection failed");
+                return;
+            }
+        }
+    }
+}
+
+impl State {
+    /// An agent connected to `qube`'s socket: create its region, hand it over, and start
+    /// serving its doorbell.
+    pub fn qube_connected(&mut self, qube: QubeId, stream: UnixStream) {
+        if self.qubes.is_connected(qube) {
+            tracing::warn!(?qube, "second connection for a connected qube refused");
+            return;
+        }
+        let Some(handle) = self.qubes.handle.clone() else {
+            tracing::error!(?qube, "qube connection without an event loop");
+            return;
+        };
+        let (endpoint, handoff) = match Endpoint::create_dom0(&self.qubes.config) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::error!(?qube, error = %e, "cannot create a shared region");
+                return;
+            }
+        };
+        // The socket is blocking for this one message; the peer is waiting for it.
+        if let Err(e) = stream
+            .set_nonblocking(false)
+            .map_err(|e| e.to_string())
+            .and_then(|()| send_handoff(&stream, &handoff).map_err(|e| e.to_string()))
+        {
+            tracing::warn!(?qube, error = %e, "handing the region to the agent failed");
+            return;
+        }
+        drop(handoff);
+        let connection = Connection::new(qube, endpoint);
+        let doorbell = match connection.doorbell_fd().try_clone_to_owned() {
+            Ok(fd) => fd,
+            Err(e) => {
+                tracing::error!(?qube, error = %e, "cannot watch the doorbell");
+                return;
+            }
+        };
+        let Ok(doorbell) = handle.insert_source(
+            Generic::new(doorbell, Interest::READ, Mode::Level),
+            move |_, _, state: &mut State| {
+                state.service_qube(qube);
+                Ok(PostAction::Continue)
+            },
+        ) else {
+            tracing::error!(?qube, "cannot add the doorbell to the event loop");
+            return;
+        };
+        let socket = stream.set_nonblocking(true).ok().and_then(|()| {
+            handle
+                .insert_source(
+                    Generic::new(stream, Interest::READ, Mode::Level),
+                    move |_, stream, state: &mut State| {
+                        state.qube_socket_readable(qube, stream);
+                        Ok(PostAction::Continue)
+                    },
+                )
+                .ok()
+        });
+        let Some(socket) = socket else {
+            handle.remove(doorbell);
+            tracing::error!(?qube, "cannot watch the qube's setup socket");
+            return;
+        };
+        tracing::info!(?qube, "qube connected");
+        self.qubes.links.insert(
+            qube,
+            Link {
+                connection,
+                doorbell,
+                socket,
+            },
+        );
+        // Messages may already wait (the agent sends hello right after the handoff).
+        self.service_qube(qube);
+    }
+
+    /// The setup socket has something: the agent hung up (it exited or crashed), or it
+    /// wrote to a socket dom0 no longer reads (a violation).
+    fn qube_socket_readable(&mut self, qube: QubeId, mut stream: &UnixStream) {
+        let mut byte = [0u8; 1];
+        match std::io::Read::read(&mut stream, &mut byte) {
+            Ok(0) => self.disconnect(qube, &Violation::HungUp),
+            Ok(_) => self.disconnect(qube, &Violation::Handshake("data on the setup socket")),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => self.disconnect(qube, &Violation::HungUp),
+        }
+    }
+
+    /// The qube's doorbell rang (or work was left from the last turn): serve it. A broken
+    /// rule or a panic closes that qube's connection only.
+    pub fn service_qube(&mut self, qube: QubeId) {
+        let Some(link) = self.qubes.links.get_mut(&qube) else {
+            return;
+        };
+        let dom0 = &mut self.dom0;
+        let result = catch_unwind(AssertUnwindSafe(|| link.connection.service(dom0)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(ToString::to_string)
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(Violation::Dom0(format!("handler panicked: {what}")))
+            });
+        match result {
+            Ok(false) => {}
+            Ok(true) => {
+                if let Some(handle) = &self.qubes.handle {
+                    handle.insert_idle(move |state| state.service_qube(qube));
+                }
+            }
+            Err(v) => self.disconnect(qube, &v),
+        }
+    }
+
+    /// Closes `qube`'s connection: its windows go, the qube stays known and may reconnect.
+    pub fn disconnect(&mut self, qube: QubeId, reason: &Violation) {
+        let Some(link) = self.qubes.links.remove(&qube) else {
+            return;
+        };
+        match reason {
+            Violation::Dom0(_) => tracing::error!(?qube, %reason, "qube connection closed"),
+            Violation::HungUp => tracing::info!(?qube, "qube disconnected"),
+            _ => tracing::warn!(?qube, %reason, "qube connection closed"),
+        }
+        if let Some(handle) = &self.qubes.handle {
+            handle.remove(link.doorbell);
+            handle.remove(link.socket);
+        }
+        drop(link);
+        self.dom0.qube_disconnected(qube);
+    }
+}

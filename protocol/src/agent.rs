@@ -1,5 +1,6 @@
 //! Messages from a qube's guest agent to dom0 (the hostile direction).
 
+use crate::codec::{self, Codec};
 use crate::error::{DecodeError, EncodeError, MalformedReason};
 use crate::header::{self, Direction, Header, Spec, WindowRule, limit_u32};
 use crate::limits::{
@@ -268,13 +269,7 @@ impl AgentMessage {
     /// Appends the encoded message to `out`. Refuses (appending nothing) a message that
     /// [`AgentMessage::validate`] rejects.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.validate()?;
-        let start = out.len();
-        let result = self.write(out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result.map_err(EncodeError::from)
+        codec::encode(self, out)
     }
 
     /// The encoded message in a new buffer.
@@ -348,12 +343,7 @@ impl AgentMessage {
     /// [`DecodeError::Incomplete`] means "call again with more bytes";
     /// [`DecodeError::Malformed`] means the peer broke the contract.
     pub fn decode(buf: &[u8]) -> Result<(AgentMessage, &[u8]), DecodeError> {
-        let (header, payload, rest) = header::split_message(buf, Direction::AgentToDom0)?;
-        let mut r = Reader::new(payload);
-        let message = Self::read(&header, &mut r)?;
-        r.finish()?;
-        message.validate()?;
-        Ok((message, rest))
+        codec::decode(buf)
     }
 
     fn read(h: &Header, r: &mut Reader<'_>) -> Result<AgentMessage, MalformedReason> {
@@ -436,5 +426,21 @@ impl AgentMessage {
             CLIPBOARD_EMPTY => AgentMessage::ClipboardEmpty { serial: r.u32()? },
             _ => return Err(MalformedReason::UnknownType(ty)),
         })
+    }
+}
+
+impl Codec for AgentMessage {
+    const DIRECTION: Direction = Direction::AgentToDom0;
+
+    fn check(&self) -> Result<(), MalformedReason> {
+        self.validate()
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) -> Result<(), MalformedReason> {
+        self.write(out)
+    }
+
+    fn read_from(header: &Header, r: &mut Reader<'_>) -> Result<Self, MalformedReason> {
+        Self::read(header, r)
     }
 }

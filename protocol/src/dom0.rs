@@ -1,5 +1,6 @@
 //! Messages from dom0 to a qube's guest agent.
 
+use crate::codec::{self, Codec};
 use crate::error::{DecodeError, EncodeError, MalformedReason};
 use crate::header::{self, Direction, Header, Spec, WindowRule, limit_u32};
 use crate::limits::{
@@ -292,13 +293,7 @@ impl Dom0Message {
     /// Appends the encoded message to `out`. Refuses (appending nothing) a message that
     /// [`Dom0Message::validate`] rejects.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.validate()?;
-        let start = out.len();
-        let result = self.write(out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result.map_err(EncodeError::from)
+        codec::encode(self, out)
     }
 
     /// The encoded message in a new buffer.
@@ -409,12 +404,7 @@ impl Dom0Message {
     /// [`DecodeError::Incomplete`] means "call again with more bytes";
     /// [`DecodeError::Malformed`] means the peer broke the contract.
     pub fn decode(buf: &[u8]) -> Result<(Dom0Message, &[u8]), DecodeError> {
-        let (header, payload, rest) = header::split_message(buf, Direction::Dom0ToAgent)?;
-        let mut r = Reader::new(payload);
-        let message = Self::read(&header, &mut r)?;
-        r.finish()?;
-        message.validate()?;
-        Ok((message, rest))
+        codec::decode(buf)
     }
 
     fn read(h: &Header, r: &mut Reader<'_>) -> Result<Dom0Message, MalformedReason> {
@@ -499,5 +489,21 @@ impl Dom0Message {
             },
             _ => return Err(MalformedReason::UnknownType(ty)),
         })
+    }
+}
+
+impl Codec for Dom0Message {
+    const DIRECTION: Direction = Direction::Dom0ToAgent;
+
+    fn check(&self) -> Result<(), MalformedReason> {
+        self.validate()
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) -> Result<(), MalformedReason> {
+        self.write(out)
+    }
+
+    fn read_from(header: &Header, r: &mut Reader<'_>) -> Result<Self, MalformedReason> {
+        Self::read(header, r)
     }
 }

@@ -230,6 +230,7 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod codec;
 mod dom0;
 mod error;
 mod header;

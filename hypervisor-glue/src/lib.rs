@@ -12,6 +12,7 @@ pub mod devices;
 pub mod kvm;
 pub mod memory;
 pub mod metrics;
+pub mod pci;
 pub mod vcpu;
 pub mod vm;
 

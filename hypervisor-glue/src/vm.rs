@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bulkhead_shm_transport::Handoff;
 use kvm_bindings::{KVM_PIT_SPEAKER_DUMMY, kvm_pit_config, kvm_userspace_memory_region};
 use kvm_ioctls::VmFd;
 use serde::{Deserialize, Serialize};
@@ -17,15 +18,20 @@ use vm_memory::{GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::signal::{Killable, SIGRTMIN, register_signal_handler};
 
+use crate::boot::mptable::{PCI_IRQ_BASE, PciIrq};
 use crate::boot::{self, BootError, BootSpec};
 use crate::devices::boot_timer::{BOOT_MARKER_PORT, BootTimer};
 use crate::devices::cmos::{CMOS_PORT, Cmos};
+use crate::devices::gui_channel::{GuiChannel, GuiError, REGS_BAR_SIZE};
 use crate::devices::i8042::{I8042, I8042_COMMAND_PORT, I8042_DATA_PORT};
 use crate::devices::serial::{COM1_IRQ, COM1_PORT, SerialDevice};
+use crate::devices::virtio::{VIRTIO_BAR_SIZE, VirtioPciDevice};
+use crate::devices::virtio_blk::{Block, BlockError};
 use crate::devices::{Bus, BusError};
 use crate::kvm::{KvmContext, KvmError};
 use crate::memory::{self, MemoryError};
 use crate::metrics::{self, MemoryUsage};
+use crate::pci::{ConfigError, PCI_CONFIG_LEN, PCI_CONFIG_PORT, PciBus, PciError};
 use crate::vcpu::{Vcpu, VcpuError};
 
 /// Where KVM puts the three pages of its TSS (just below the BIOS area, in the MMIO hole).
@@ -82,6 +88,17 @@ pub struct VmConfig {
     pub console: Console,
     /// Stop the VM after this long.
     pub timeout: Option<Duration>,
+    /// virtio-blk disks, in PCI slot order (the first is `/dev/vda`).
+    pub disks: Vec<DiskConfig>,
+}
+
+/// One virtio-blk disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskConfig {
+    /// Raw image file.
+    pub path: PathBuf,
+    /// Refuse guest writes (and say so to the guest).
+    pub read_only: bool,
 }
 
 /// What happened during one VM's life.
@@ -140,6 +157,18 @@ pub enum VmError {
     /// Devices overlap.
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// A disk image is unusable.
+    #[error(transparent)]
+    Disk(#[from] BlockError),
+    /// The PCI bus is full.
+    #[error(transparent)]
+    Pci(#[from] PciError),
+    /// A PCI function could not be described.
+    #[error("cannot set up a PCI function")]
+    PciConfig(#[from] ConfigError),
+    /// The GUI channel could not be set up.
+    #[error("cannot set up the GUI channel")]
+    Gui(#[from] GuiError),
     /// The console or another host resource could not be opened.
     #[error("{what}")]
     Host {
@@ -166,8 +195,8 @@ fn register_memory(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), VmError> {
             userspace_addr: region.as_ptr() as u64,
         };
         // SAFETY: the host range is a live mapping owned by `mem` of exactly `memory_size`
-        // bytes, and `mem` outlives the VM: `Vm::run` drops the VM fd (and joins every vCPU)
-        // before it drops the memory.
+        // bytes. `run` keeps `mem` alive until every vCPU thread (the only thing that makes
+        // KVM touch the slot) has been joined.
         unsafe { vm.set_user_memory_region(region_desc) }.map_err(|source| VmError::VmIoctl {
             what: "guest memory region",
             source,
@@ -267,9 +296,52 @@ impl Running {
     }
 }
 
+/// INTA# of `slot`, on IOAPIC pins 16–23 (slot 1 → 16, wrapping after 8 slots).
+pub fn pci_route(slot: u8) -> PciIrq {
+    PciIrq {
+        device: slot,
+        pin: 0,
+        gsi: PCI_IRQ_BASE + (slot.saturating_sub(1) % 8),
+    }
+}
+
+/// Hands out naturally aligned BAR addresses from the 32-bit PCI window.
+#[derive(Debug)]
+pub struct BarAllocator {
+    next: u64,
+}
+
+impl Default for BarAllocator {
+    fn default() -> Self {
+        Self {
+            next: memory::PCI_MMIO_START,
+        }
+    }
+}
+
+impl BarAllocator {
+    /// A BAR of `size` (a power of two).
+    pub fn allocate(&mut self, size: u64) -> Result<u64, VmError> {
+        let end = size
+            .is_power_of_two()
+            .then(|| self.next.next_multiple_of(size))
+            .and_then(|addr| addr.checked_add(size));
+        let Some(end) = end.filter(|e| *e <= memory::PCI_MMIO_END) else {
+            return Err(VmError::Config(format!(
+                "no room for a {size:#x}-byte BAR in the PCI window"
+            )));
+        };
+        self.next = end;
+        Ok(end - size)
+    }
+}
+
 /// Boots the VM described by `config` and runs it to the end. `started` is when the VMM
 /// process started (boot time is measured from there).
-pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
+///
+/// `gui`, when given, is the shm-transport hand-off (region memfd and the two doorbells) that
+/// becomes the GUI channel PCI device.
+pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<VmReport, VmError> {
     validate(config)?;
     let mem_size = config.mem_mib << 20;
     let kvm = KvmContext::new()?;
@@ -281,7 +353,7 @@ pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
         )));
     }
     let cpuid = kvm.supported_cpuid()?;
-    let vm = ioctl("VM creation", kvm.kvm().create_vm())?;
+    let vm = Arc::new(ioctl("VM creation", kvm.kvm().create_vm())?);
     ioctl("TSS address", vm.set_tss_address(KVM_TSS_ADDRESS))?;
     ioctl("in-kernel irqchip", vm.create_irq_chip())?;
     let pit = kvm_pit_config {
@@ -290,8 +362,76 @@ pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
     };
     ioctl("in-kernel PIT", vm.create_pit2(pit))?;
 
-    let guest_mem = memory::create_guest_memory(mem_size)?;
+    let guest_mem = Arc::new(memory::create_guest_memory(mem_size)?);
     register_memory(&vm, &guest_mem)?;
+
+    let mut mmio = Bus::new();
+    let mut pci = PciBus::new();
+    let mut pci_irqs = Vec::new();
+    let mut bars = BarAllocator::default();
+    for disk in &config.disks {
+        let block = Block::open(&disk.path, disk.read_only)?;
+        let slot = pci.next_slot()?;
+        let route = pci_route(slot);
+        let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| VmError::Host {
+            what: "cannot create a virtio interrupt eventfd".into(),
+            source,
+        })?;
+        ioctl(
+            "virtio irqfd",
+            vm.register_irqfd(&irq, u32::from(route.gsi)),
+        )?;
+        let bar = bars.allocate(VIRTIO_BAR_SIZE)?;
+        let dev = Arc::new(Mutex::new(VirtioPciDevice::new(
+            block,
+            bar,
+            guest_mem.clone(),
+            irq,
+            route.gsi,
+        )?));
+        pci.add(slot, dev.clone())?;
+        mmio.insert(dev, bar, VIRTIO_BAR_SIZE)?;
+        pci_irqs.push(route);
+        tracing::debug!(slot, bar, gsi = route.gsi, disk = %disk.path.display(), "virtio-blk");
+    }
+    if let Some(handoff) = gui {
+        let file = File::from(handoff.memfd);
+        let len = file
+            .metadata()
+            .map_err(|e| VmError::Gui(GuiError::Map(e)))?
+            .len();
+        let bar_size = crate::devices::gui_channel::region_bar_size(len);
+        let slot = pci.next_slot()?;
+        let route = pci_route(slot);
+        let region_addr = bars.allocate(bar_size)?;
+        let regs_addr = bars.allocate(REGS_BAR_SIZE)?;
+        let kvm_slot = u32::try_from(guest_mem.num_regions()).unwrap_or(u32::MAX);
+        let dev = Arc::new(Mutex::new(GuiChannel::new(
+            vm.clone(),
+            kvm_slot,
+            file.into(),
+            handoff.dom0_bell,
+            handoff.agent_bell,
+            region_addr,
+            regs_addr,
+            route.gsi,
+        )?));
+        pci.add(slot, dev.clone())?;
+        mmio.insert(dev.clone(), regs_addr, REGS_BAR_SIZE)?;
+        let backed = len.next_multiple_of(4096);
+        if bar_size > backed {
+            mmio.insert(dev, region_addr + backed, bar_size - backed)?;
+        }
+        pci_irqs.push(route);
+        tracing::debug!(
+            slot,
+            region_addr,
+            regs_addr,
+            gsi = route.gsi,
+            len,
+            "GUI channel"
+        );
+    }
 
     let entry = boot::load(
         &guest_mem,
@@ -301,7 +441,7 @@ pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
             cmdline: &config.cmdline,
             vcpus: config.vcpus,
             mem_size,
-            pci_irqs: &[],
+            pci_irqs: &pci_irqs,
         },
     )?;
 
@@ -317,6 +457,11 @@ pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
     let i8042 = Arc::new(Mutex::new(I8042::default()));
     let mut pio = Bus::new();
     pio.insert(serial, u64::from(COM1_PORT), 8)?;
+    pio.insert(
+        Arc::new(Mutex::new(pci)),
+        u64::from(PCI_CONFIG_PORT),
+        PCI_CONFIG_LEN,
+    )?;
     pio.insert(i8042.clone(), u64::from(I8042_DATA_PORT), 1)?;
     pio.insert(i8042, u64::from(I8042_COMMAND_PORT), 1)?;
     pio.insert(
@@ -330,7 +475,7 @@ pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
         1,
     )?;
     let pio = Arc::new(pio);
-    let mmio = Arc::new(Bus::new());
+    let mmio = Arc::new(mmio);
 
     let mut vcpus = Vec::with_capacity(usize::from(config.vcpus));
     for index in 0..config.vcpus {
@@ -396,8 +541,9 @@ pub fn run(config: &VmConfig, started: Instant) -> Result<VmReport, VmError> {
     };
     running.stop();
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    drop(vm);
-    // Guest RAM goes back to the host here; the kernel zeroes it before anyone reuses it.
+    drop((pio, mmio, vm));
+    // Guest RAM goes back to the host with the last reference (here, the devices holding one
+    // are gone); the host kernel zeroes pages before anyone reuses them.
     drop(guest_mem);
     Ok(VmReport {
         exit,
@@ -422,6 +568,7 @@ mod tests {
             mem_mib: 256,
             console: Console::Discard,
             timeout: None,
+            disks: Vec::new(),
         }
     }
 
@@ -444,6 +591,26 @@ mod tests {
         let mut c = config();
         c.initramfs = Some(PathBuf::from("/nonexistent-initrd"));
         assert!(validate(&c).is_err());
+    }
+
+    #[test]
+    fn bars_are_aligned_and_bounded() {
+        let mut a = BarAllocator::default();
+        assert_eq!(a.allocate(0x4000).unwrap(), memory::PCI_MMIO_START);
+        assert_eq!(a.allocate(0x1000).unwrap(), memory::PCI_MMIO_START + 0x4000);
+        assert_eq!(
+            a.allocate(0x10_0000).unwrap(),
+            memory::PCI_MMIO_START + 0x10_0000
+        );
+        assert!(a.allocate(1 << 30).is_err());
+        assert!(a.allocate(0x3000).is_err());
+    }
+
+    #[test]
+    fn pci_routes_use_the_high_pins() {
+        assert_eq!(pci_route(1).gsi, 16);
+        assert_eq!(pci_route(8).gsi, 23);
+        assert_eq!(pci_route(9).gsi, 16);
     }
 
     #[test]

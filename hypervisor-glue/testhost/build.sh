@@ -2,7 +2,7 @@
 # Builds the VM test host (DESIGN.md, test tier 3) into $BULKHEAD_CACHE (default
 # /work/vmm-cache): Debian's stock kernel with its KVM modules, busybox, our VMM binaries with
 # their shared libraries, the guest payloads (the same kernel as bzImage and as ELF vmlinux, a
-# tiny busybox guest initramfs), and, as a separate archive, QEMU for comparisons.
+# tiny busybox guest initramfs, an ext4 root disk), and, as a separate archive, QEMU for comparisons.
 #
 #   hypervisor-glue/testhost/build.sh          build what is missing (our binaries always)
 #
@@ -20,7 +20,7 @@ say() { echo "testhost/build: $*" >&2; }
 
 # --- host packages -------------------------------------------------------------------------
 need=()
-for p in qemu-system-x86 busybox-static cpio xz-utils; do
+for p in qemu-system-x86 busybox-static cpio xz-utils e2fsprogs; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -90,6 +90,16 @@ cp "$HERE/guest-init" "$G/init"
 chmod +x "$G/init"
 mkcpio "$G" /dev/stdout | gzip -9 > "$OUT/guest-initramfs.cpio.gz"
 
+# --- a root disk for the guest (ext4, busybox, an init that reports and stops) -----------
+R="$CACHE/rootfs-root"
+rm -rf "$R" && mkdir -p "$R"/{bin,sbin,dev,proc,sys,etc}
+cp "$BUSYBOX" "$R/bin/busybox"
+cp "$HERE/rootfs-init" "$R/sbin/init"
+chmod +x "$R/sbin/init"
+echo "bulkhead-test-rootfs" > "$R/etc/bulkhead-rootfs"
+rm -f "$OUT/rootfs.ext4"
+mkfs.ext4 -q -F -L bulkhead-root -d "$R" "$OUT/rootfs.ext4" 16M
+
 # --- our binaries ----------------------------------------------------------------------------
 if [ -z "${BULKHEAD_SKIP_CARGO:-}" ]; then
     say "building bulkhead-vmm (release)"
@@ -113,6 +123,7 @@ copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-boo
 mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" "$T/usr/bin/"
 cp "$OUT/vmlinuz" "$T/guest/bzImage"
 cp "$OUT/guest-initramfs.cpio.gz" "$T/guest/initramfs.cpio.gz"
+cp "$OUT/rootfs.ext4" "$T/guest/rootfs.ext4"
 cp "$HERE/testhost-init" "$T/init"
 cp "$HERE/bench.sh" "$T/usr/bin/bulkhead-bench"
 chmod +x "$T/init" "$T/usr/bin/bulkhead-bench"

@@ -38,7 +38,7 @@ timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
     -accel tcg -cpu max,+svm,+npt -smp "$smp" -m 3072 \
     -nographic -no-reboot -monitor none -serial stdio \
     -kernel "$OUT/vmlinuz" -initrd "$work/initrd.cpio" \
-    -append "console=ttyS0 quiet panic=-1" </dev/null | tr -d '\r' | tee "$work/log"
+    -append "console=ttyS0 quiet panic=-1" </dev/null | sed -u 's/\r$//' | tee "$work/log"
 set -e
 rc="$(sed -n 's/^BULKHEAD-TESTHOST-DONE rc=\([0-9]*\).*/\1/p' "$work/log" | tail -1)"
 if [ -z "$rc" ]; then

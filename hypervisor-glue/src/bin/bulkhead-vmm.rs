@@ -9,12 +9,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::Context;
-use bulkhead_hypervisor_glue::vm::{self, Console, VmConfig, VmExit};
+use bulkhead_hypervisor_glue::vm::{self, Console, DiskConfig, VmConfig, VmExit};
+use bulkhead_shm_transport::{Config as ShmConfig, Endpoint, Handoff, receive_handoff};
 use clap::Parser;
 
 /// The kernel command line a qube gets unless told otherwise.
-const DEFAULT_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1 pci=off";
+const DEFAULT_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1";
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Boot one Bulkhead qube on KVM")]
@@ -40,6 +45,33 @@ struct Args {
     /// Stop the VM after this many seconds.
     #[arg(long)]
     timeout_secs: Option<f64>,
+    /// Receive the GUI channel (shm-transport region and doorbells) from the compositor
+    /// over this Unix socket, and expose it as the GUI PCI device.
+    #[arg(long, conflicts_with = "gui_selftest")]
+    gui_socket: Option<PathBuf>,
+    /// Make a GUI channel here and play a minimal dom0: every doorbell from the guest is
+    /// answered with an interrupt. For testing the device without a compositor.
+    #[arg(long)]
+    gui_selftest: bool,
+    /// A virtio-blk disk: a raw image, `PATH` or `PATH,ro`. Repeat for more (vda, vdb, …).
+    #[arg(long = "disk", value_parser = parse_disk)]
+    disks: Vec<DiskConfig>,
+}
+
+fn parse_disk(s: &str) -> Result<DiskConfig, String> {
+    let (path, read_only) = match s.rsplit_once(',') {
+        Some((p, "ro")) => (p, true),
+        Some((p, "rw")) => (p, false),
+        Some((_, other)) => return Err(format!("unknown disk option {other:?} (ro or rw)")),
+        None => (s, false),
+    };
+    if path.is_empty() {
+        return Err("empty disk path".into());
+    }
+    Ok(DiskConfig {
+        path: PathBuf::from(path),
+        read_only,
+    })
 }
 
 fn exit_code(exit: &VmExit) -> u8 {
@@ -78,6 +110,55 @@ fn eprintln_error(e: &anyhow::Error) {
     eprintln!("bulkhead-vmm: {e:#}");
 }
 
+/// A stand-in dom0 for `--gui-selftest`: owns the dom0 end of a fresh channel and answers
+/// each guest doorbell by ringing the guest's.
+struct GuiSelftest {
+    doorbells: Arc<AtomicU64>,
+}
+
+impl GuiSelftest {
+    fn start() -> anyhow::Result<(Handoff, Self)> {
+        let config = ShmConfig {
+            arena_size: 4 << 20,
+            ..ShmConfig::default()
+        };
+        let (endpoint, handoff) =
+            Endpoint::create_dom0(&config).context("cannot create the GUI channel")?;
+        let agent_bell = std::fs::File::from(
+            handoff
+                .agent_bell
+                .try_clone()
+                .context("cannot duplicate the agent doorbell")?,
+        );
+        let doorbells = Arc::new(AtomicU64::new(0));
+        let count = doorbells.clone();
+        std::thread::Builder::new()
+            .name("gui-selftest".into())
+            .spawn(move || {
+                use std::io::Write;
+                let mut bell = &agent_bell;
+                loop {
+                    match bulkhead_shm_transport::wait_readable(
+                        endpoint.doorbell_fd(),
+                        Some(Duration::from_secs(3600)),
+                    ) {
+                        Ok(true) => {
+                            let _ = endpoint.acknowledge_doorbell();
+                            count.fetch_add(1, Ordering::AcqRel);
+                            if bell.write_all(&1u64.to_ne_bytes()).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+            .context("cannot start the GUI self-test thread")?;
+        Ok((handoff, Self { doorbells }))
+    }
+}
+
 fn run(args: Args, started: Instant) -> anyhow::Result<u8> {
     let console = match args.console.as_str() {
         "stdout" => Console::Stdout,
@@ -97,9 +178,28 @@ fn run(args: Args, started: Instant) -> anyhow::Result<u8> {
         mem_mib: args.mem_mib,
         console,
         timeout,
+        disks: args.disks,
     };
     vm::install_termination_handlers().context("cannot install signal handlers")?;
-    let report = vm::run(&config, started)?;
+    let mut selftest = None;
+    let gui = if let Some(path) = &args.gui_socket {
+        let socket = UnixStream::connect(path)
+            .with_context(|| format!("cannot connect to the GUI socket {}", path.display()))?;
+        Some(receive_handoff(&socket).context("cannot receive the GUI channel")?)
+    } else if args.gui_selftest {
+        let (handoff, echo) = GuiSelftest::start()?;
+        selftest = Some(echo);
+        Some(handoff)
+    } else {
+        None
+    };
+    let report = vm::run(&config, gui, started)?;
+    if let Some(echo) = selftest {
+        println!(
+            "BULKHEAD-GUI-SELFTEST {{\"doorbells\":{}}}",
+            echo.doorbells.load(Ordering::Acquire)
+        );
+    }
     println!("BULKHEAD-RESULT {}", serde_json::to_string(&report)?);
     Ok(exit_code(&report.exit))
 }

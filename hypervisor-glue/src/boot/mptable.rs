@@ -34,8 +34,10 @@ const INT_TYPE_INT: u8 = 0;
 const INT_TYPE_NMI: u8 = 1;
 const INT_TYPE_EXTINT: u8 = 3;
 
-/// Polarity and trigger "conform to the bus" (ISA: edge/high, PCI: level/low).
+/// Polarity and trigger "conform to the bus" (ISA: edge, active high).
 const IRQ_FLAGS_CONFORM: u16 = 0;
+/// Level-triggered, active high: how KVM's IOAPIC sees a line the VMM drives (irqfd).
+const IRQ_FLAGS_LEVEL_HIGH: u16 = 0b1101;
 
 const CPU_ENABLED: u8 = 1;
 const CPU_BSP: u8 = 2;
@@ -104,9 +106,14 @@ pub fn build(base: u64, cpus: u8, pci_irqs: &[PciIrq]) -> Result<Vec<u8>, MpTabl
     count += 1;
 
     let mut io_interrupt = |kind: u8, bus: u8, bus_irq: u8, pin: u8| {
+        let flags = if bus == PCI_BUS_ID {
+            IRQ_FLAGS_LEVEL_HIGH
+        } else {
+            IRQ_FLAGS_CONFORM
+        };
         entries.push(ENTRY_IO_INTERRUPT);
         entries.push(kind);
-        entries.extend_from_slice(&IRQ_FLAGS_CONFORM.to_le_bytes());
+        entries.extend_from_slice(&flags.to_le_bytes());
         entries.extend_from_slice(&[bus, bus_irq, ioapic_id, pin]);
         count += 1;
     };

@@ -6,7 +6,10 @@
 pub mod boot_timer;
 pub mod bus;
 pub mod cmos;
+pub mod gui_channel;
 pub mod i8042;
 pub mod serial;
+pub mod virtio;
+pub mod virtio_blk;
 
 pub use bus::{Bus, BusDevice, BusError, DeviceEvent};

@@ -1,0 +1,3 @@
+//! virtio-blk backed by a raw image file.
+mod device;
+pub use device::{Block, BlockError, SECTOR_SIZE};

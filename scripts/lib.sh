@@ -68,3 +68,7 @@ BULKHEAD_BUILD_PACKAGES=(build-essential pkg-config libpixman-1-dev libxkbcommon
     fonts-dejavu-core)
 # What the tests run against: real Wayland clients nobody here wrote (DESIGN.md, tier 2).
 BULKHEAD_TEST_PACKAGES=(weston foot wl-clipboard)
+# The apps the demo runs in its qubes (foot; weston-flower and weston-simple-shm).
+BULKHEAD_DEMO_PACKAGES=(foot weston)
+# The demo's nested window (when there is a display): EGL/GLES, Mesa's llvmpipe without a GPU.
+BULKHEAD_NESTED_PACKAGES=(libegl1 libgles2 libegl-mesa0 libgl1-mesa-dri)

@@ -1,55 +1,133 @@
-//! `bulkhead-demo`: what Bulkhead does today, in one command.
+//! `bulkhead-demo`: the Bulkhead desktop with three coloured qubes running real apps.
 //!
-//! Until the compositor and the guest agent land, this runs the foundation on its own: a
-//! stand-in guest agent in a second process sends window frames through the real
-//! shared-memory channel with the real protocol; the stand-in dom0 validates every message
-//! and buffer reference, reads the damaged pixels from the arena and acknowledges each frame.
-//! Then it shows the trust labels dom0 draws. Nothing here runs in a virtual machine.
+//! It starts the dom0 compositor (a nested window when a display is there, headless
+//! otherwise) with three qubes — `work` (blue), `personal` (green), `untrusted` (red) — one
+//! guest agent per qube, and one real app against each agent: foot, weston-flower and
+//! weston-simple-shm. Headless, it writes a screenshot and prints where; nested, it runs
+//! until the window is closed or Ctrl-C.
+//!
+//! Until the VMM lands, the agents are host processes: this isolates nothing, and the demo
+//! and every window title say so. Every process runs in its own process group and is
+//! killed when the demo ends, however it ends (error, Ctrl-C, SIGTERM).
 #![forbid(unsafe_code)]
-// A command-line program: its output is for the user. Its test pattern wraps colour
-// channels on purpose.
-#![allow(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    clippy::cast_possible_truncation
-)]
+// A command-line program: its output is for the user.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
-use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::fs::{self, File};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use bulkhead_border_theme::{Label, QubeName, Theme, format_title};
-use bulkhead_protocol::{
-    AgentMessage, BufferDesc, Capabilities, Dom0Message, OutputInfo, PROTOCOL_VERSION, PixelFormat,
-    Rect, Size, WindowId, WindowKind, negotiate,
-};
-use bulkhead_shm_transport::{
-    Config, Endpoint, ImageLayout, Rect as ArenaRect, receive_handoff, send_handoff,
-};
+use anyhow::{Context, Result, anyhow, bail};
+use bulkhead_compositor::control::{Request, Response, WindowInfo, send_requests};
+use clap::{Parser, ValueEnum};
+use rustix::process::{Pid, Signal, kill_process_group};
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-const WIDTH: u32 = 1920;
-const HEIGHT: u32 = 1080;
-const STRIDE: u32 = WIDTH * 4;
-const FRAMES: u32 = 300;
-const AGENT_ARG: &str = "--stand-in-agent";
+/// How long the demo waits for a process to come up before giving up.
+const DEADLINE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+/// The Bulkhead demo: three coloured qubes running real apps.
+#[derive(Debug, Parser)]
+#[command(name = "bulkhead-demo", version)]
+struct Args {
+    /// Where dom0 draws: `auto` opens a nested window when $WAYLAND_DISPLAY or $DISPLAY is
+    /// set, and falls back to headless when there is no display or the window cannot open.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
+    /// Headless: keep running after the screenshot, until Ctrl-C.
+    #[arg(long)]
+    keep: bool,
+    /// Seconds the apps draw before the screenshot.
+    #[arg(long, default_value_t = 3)]
+    seconds: u64,
+    /// Where screenshots and logs go [default: <target>/demo, beside the binary's profile].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Auto,
+    Headless,
+    Nested,
+}
+
+/// A qube of the demo and the app it runs.
+struct Qube {
+    name: &'static str,
+    label: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+}
+
+/// In start order: each new window cascades 32 px down and right over the previous one,
+/// so the largest comes first and the smallest last.
+const QUBES: [Qube; 3] = [
+    Qube {
+        name: "work",
+        label: "blue",
+        program: "foot",
+        // The note goes to row 22, below the two windows that will cover foot's top left.
+        args: &[
+            "--window-size-pixels=720x440",
+            "sh",
+            "-c",
+            "printf '\\033[22;1HThis is qube \"work\" (blue label). Its agent is a host process:\\n\
+             it isolates nothing yet.\\n\\n'; exec \"${SHELL:-/bin/sh}\"",
+        ],
+    },
+    Qube {
+        name: "untrusted",
+        label: "red",
+        program: "weston-simple-shm",
+        args: &[],
+    },
+    Qube {
+        name: "personal",
+        label: "green",
+        program: "weston-flower",
+        args: &[],
+    },
+];
+
+/// Why the demo stopped early on a signal (not a failure).
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let result = match args.get(1).map(String::as_str) {
-        Some(AGENT_ARG) => args
-            .get(2)
-            .context("socket path")
-            .and_then(|p| agent(Path::new(p))),
-        Some(other) => Err(anyhow::anyhow!(
-            "unknown argument {other:?} (the demo takes none)"
-        )),
-        None => dom0(),
-    };
+    let args = Args::parse();
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            eprintln!("bulkhead-demo: cannot handle signal {signal}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let result = run(&args, &stop);
+    // Every child is gone by now (`Processes` kills them when `run` returns).
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Interrupted>() => {
+            println!("stopped; every process of the demo has ended");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("bulkhead-demo: {e:#}");
             ExitCode::FAILURE
@@ -57,227 +135,361 @@ fn main() -> ExitCode {
     }
 }
 
-fn image() -> ImageLayout {
-    ImageLayout {
-        width: WIDTH,
-        height: HEIGHT,
-        stride: STRIDE,
-        bytes_per_pixel: 4,
+fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
+    let bin_dir = std::env::current_exe()
+        .context("the demo's own path")?
+        .parent()
+        .map(Path::to_path_buf)
+        .context("the demo's directory")?;
+    let compositor = ours(&bin_dir, "bulkhead-compositor")?;
+    let agent = ours(&bin_dir, "bulkhead-guest-agent")?;
+    for qube in &QUBES {
+        on_path(qube.program)?;
     }
-}
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => bin_dir
+            .parent()
+            .map_or_else(|| bin_dir.join("demo"), |t| t.join("demo")),
+    };
+    let logs = out.join("logs");
+    fs::create_dir_all(&logs).with_context(|| format!("create {}", logs.display()))?;
+    let out = out.canonicalize().context("the output directory")?;
+    let logs = out.join("logs");
 
-fn arena_rect(r: Rect) -> ArenaRect {
-    ArenaRect {
-        x: r.x,
-        y: r.y,
-        width: r.w,
-        height: r.h,
-    }
-}
+    println!("Bulkhead demo: three qubes, each running a real app in its own guest agent.");
+    println!(
+        "  work (blue): foot    untrusted (red): weston-simple-shm    personal (green): \
+         weston-flower"
+    );
+    println!();
+    println!("NOTE: in this mode the guest agents run as ordinary host processes, not in virtual");
+    println!("machines: this isolates NOTHING (every window title says \"not isolated\"). Qubes");
+    println!("become KVM virtual machines with the VMM issue; the frame path stays the same.");
+    println!();
 
-/// Frame `n`: even frames repaint the whole window, odd ones a 64×64 square.
-fn damage_of(n: u32) -> Rect {
-    if n % 2 == 0 {
-        Rect {
-            x: 0,
-            y: 0,
-            w: WIDTH,
-            h: HEIGHT,
+    let runtime = tempfile::Builder::new()
+        .prefix("bulkhead-demo-")
+        .tempdir()
+        .context("a private runtime directory")?;
+    fs::set_permissions(runtime.path(), fs::Permissions::from_mode(0o700))?;
+    let control = runtime.path().join("control.sock");
+    let mut procs = Processes {
+        logs: logs.clone(),
+        list: Vec::new(),
+    };
+
+    let has_display =
+        std::env::var_os("WAYLAND_DISPLAY").is_some() || std::env::var_os("DISPLAY").is_some();
+    let mut nested = match args.backend {
+        Backend::Auto => has_display,
+        Backend::Headless => false,
+        Backend::Nested => true,
+    };
+    loop {
+        let mut command = Command::new(&compositor);
+        command
+            .args(["--backend", if nested { "winit" } else { "headless" }])
+            .args(["--host-agents", "--size", "1280x800"])
+            .arg("--control-socket")
+            .arg(&control)
+            .arg("--qube-socket-dir")
+            .arg(runtime.path().join("qubes"));
+        for q in &QUBES {
+            command.arg("--qube").arg(format!("{}:{}", q.name, q.label));
         }
-    } else {
-        Rect {
-            x: (n * 37) % (WIDTH - 64),
-            y: (n * 23) % (HEIGHT - 64),
-            w: 64,
-            h: 64,
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "info");
         }
-    }
-}
-
-fn send(ep: &mut Endpoint, msg: &impl Encode) -> Result<()> {
-    let wire = msg.to_wire()?;
-    ep.send_blocking(&wire, TIMEOUT)
-        .context("sending over the shared-memory ring")
-}
-
-trait Encode {
-    fn to_wire(&self) -> Result<Vec<u8>>;
-}
-impl Encode for AgentMessage {
-    fn to_wire(&self) -> Result<Vec<u8>> {
-        Ok(self.encode_to_vec()?)
-    }
-}
-impl Encode for Dom0Message {
-    fn to_wire(&self) -> Result<Vec<u8>> {
-        Ok(self.encode_to_vec()?)
-    }
-}
-
-/// The stand-in agent (second process): one window, `FRAMES` frames paced by `FrameDone`.
-fn agent(socket: &Path) -> Result<()> {
-    let stream = UnixStream::connect(socket).context("connecting to dom0")?;
-    let handoff = receive_handoff(&stream)?;
-    let mut ep = Endpoint::open_agent(handoff, &Config::default())?;
-    send(
-        &mut ep,
-        &AgentMessage::Hello {
-            version: PROTOCOL_VERSION,
-            capabilities: Capabilities::CLIPBOARD,
-        },
-    )?;
-    let window = WindowId::new(1).context("window id")?;
-    send(
-        &mut ep,
-        &AgentMessage::CreateWindow {
-            window,
-            kind: WindowKind::Toplevel,
-            size: Size {
-                width: WIDTH,
-                height: HEIGHT,
-            },
-        },
-    )?;
-    send(
-        &mut ep,
-        &AgentMessage::SetTitle {
-            window,
-            title: "gradient".into(),
-        },
-    )?;
-    let slot = (u64::from(STRIDE) * u64::from(HEIGHT)).div_ceil(4096) * 4096;
-    let mut pixels = vec![0u8; (STRIDE * HEIGHT) as usize];
-    for n in 0..FRAMES {
-        let rect = damage_of(n);
-        for y in rect.y..rect.y + rect.h {
-            let row = (y * STRIDE) as usize;
-            for x in rect.x..rect.x + rect.w {
-                let at = row + (x * 4) as usize;
-                pixels[at..at + 4].copy_from_slice(&[(x + n) as u8, (y + n) as u8, n as u8, 0xff]);
+        let id = procs.spawn("compositor", command)?;
+        match procs.wait_for(stop, "the compositor's control socket", |_| {
+            send_requests(&control, &[Request::Qubes]).map_err(|e| e.to_string())
+        }) {
+            Ok(_) => break,
+            Err(e) if nested && args.backend == Backend::Auto && !e.is::<Interrupted>() => {
+                println!(
+                    "The nested window did not open ({e:#}); running headless instead.\n\
+                     (A nested window needs EGL: Debian's libegl1 libegl-mesa0 libgl1-mesa-dri.)\n"
+                );
+                procs.stop(id);
+                nested = false;
             }
+            Err(e) => return Err(e),
         }
-        let buffer = BufferDesc {
-            offset: u64::from(n % 2) * slot,
-            width: WIDTH,
-            height: HEIGHT,
-            stride: STRIDE,
-            format: PixelFormat::Xrgb8888,
-        };
-        ep.arena()
-            .region(buffer.offset, buffer.byte_len())?
-            .write_rect(&image(), arena_rect(rect), &pixels, STRIDE as usize)?;
-        send(
-            &mut ep,
-            &AgentMessage::Damage {
-                window,
-                serial: n,
-                buffer,
-                rects: vec![rect],
+    }
+    println!(
+        "dom0 compositor: {} (control socket {})",
+        if nested {
+            "a nested window in your session"
+        } else {
+            "headless (offscreen)"
+        },
+        control.display()
+    );
+
+    for q in &QUBES {
+        let dir = runtime.path().join(q.name);
+        fs::create_dir(&dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let mut command = Command::new(&agent);
+        qube_env(&mut command, &dir);
+        command
+            .arg("--connect")
+            .arg(
+                runtime
+                    .path()
+                    .join("qubes")
+                    .join(format!("qube-{}.sock", q.name)),
+            )
+            .arg("--wayland-display")
+            .arg(dir.join("wayland-0"));
+        procs.spawn(&format!("agent-{}", q.name), command)?;
+    }
+    for q in &QUBES {
+        let socket = runtime.path().join(q.name).join("wayland-0");
+        procs.wait_for(stop, &format!("{}'s agent", q.name), |_| {
+            if socket.exists() {
+                Ok(())
+            } else {
+                Err("no Wayland socket yet".into())
+            }
+        })?;
+    }
+
+    // One app per qube, each started once the previous one's window is up, so that the
+    // windows stack in a known order.
+    for q in &QUBES {
+        let dir = runtime.path().join(q.name);
+        let mut command = Command::new(q.program);
+        qube_env(&mut command, &dir);
+        command.env("WAYLAND_DISPLAY", "wayland-0").args(q.args);
+        procs.spawn(&format!("{}-{}", q.name, q.program), command)?;
+        procs.wait_for(
+            stop,
+            &format!("{}'s window in {}", q.program, q.name),
+            |_| {
+                let windows = windows(&control)?;
+                if windows.iter().any(|w| w.qube == q.name && w.visible) {
+                    Ok(())
+                } else {
+                    Err("not shown yet".into())
+                }
             },
         )?;
-        loop {
-            let bytes = ep.recv_blocking(TIMEOUT)?.context("dom0 went quiet")?;
-            match Dom0Message::decode(&bytes)?.0 {
-                Dom0Message::FrameDone { serial, .. } if serial == n => break,
-                Dom0Message::HelloAck { .. } => {}
-                other => bail!("unexpected {other:?}"),
-            }
-        }
     }
-    send(&mut ep, &AgentMessage::Destroy { window })
+    println!("\nWindows dom0 shows (bottom to top):");
+    for w in windows(&control).map_err(|e| anyhow!(e))? {
+        println!(
+            "  [{}] {:<6} {:<28} {}x{} at ({}, {})",
+            w.qube, w.label, w.title, w.geometry.w, w.geometry.h, w.geometry.x, w.geometry.y
+        );
+    }
+    println!();
+
+    if !nested {
+        sleep(stop, Duration::from_secs(args.seconds))?;
+        let shot = out.join("bulkhead-demo.png");
+        screenshot(&control, &shot)?;
+        println!("Screenshot: {}", shot.display());
+        println!("Logs:       {}", logs.display());
+        if !args.keep {
+            return Ok(());
+        }
+        println!("\nStill running (--keep); the control socket answers list-windows and");
+        println!("screenshot requests. Ctrl-C stops everything.");
+    } else {
+        sleep(stop, Duration::from_secs(args.seconds))?;
+        let shot = out.join("bulkhead-demo.png");
+        match screenshot(&control, &shot) {
+            Ok(()) => println!("Screenshot: {}", shot.display()),
+            Err(e) => println!("(no screenshot of the nested window: {e:#})"),
+        }
+        println!("The three qubes' windows are in the nested window. Click to focus, Super+drag");
+        println!("to move. Close the window or press Ctrl-C here to stop everything.");
+        println!("Logs: {}", logs.display());
+    }
+    // Until Ctrl-C, or the compositor's window is closed.
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Interrupted.into());
+        }
+        if let Some(name) = procs.exited_service() {
+            if name == "compositor" && nested {
+                println!("The compositor's window was closed; stopping.");
+                return Ok(());
+            }
+            bail!("{name} exited; see {}", logs.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
-/// The stand-in dom0: validates everything, reads pixels, measures.
-fn dom0() -> Result<()> {
-    println!("Bulkhead demo — the foundation (protocol, shared-memory transport, labels).");
-    println!("The compositor and the guest agent (real apps in bordered windows) are the next");
-    println!("milestone. NOTHING HERE RUNS IN A VIRTUAL MACHINE: this isolates nothing.\n");
-
-    let dir = std::env::temp_dir().join(format!("bulkhead-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let socket = dir.join("qube-work.sock");
-    let listener = UnixListener::bind(&socket).context("binding the qube socket")?;
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe).arg(AGENT_ARG).arg(&socket).spawn()?;
-    let (stream, _) = listener.accept()?;
-    let (mut ep, handoff) = Endpoint::create_dom0(&Config::default())?;
-    send_handoff(&stream, &handoff)?;
-    drop(handoff);
-    println!(
-        "qube 'work' (stand-in agent, pid {}): shared region with a {} MiB pixel arena",
-        child.id(),
-        ep.arena().size() >> 20
-    );
-
-    let mut screen = vec![0u8; (STRIDE * HEIGHT) as usize];
-    let (mut frames, mut bytes_read) = (0u32, 0u64);
-    loop {
-        let raw = ep.recv_blocking(TIMEOUT)?.context("the agent went quiet")?;
-        match AgentMessage::decode(&raw)?.0 {
-            AgentMessage::Hello { version, .. } => {
-                let version = negotiate(PROTOCOL_VERSION, version)?;
-                println!(
-                    "hello: protocol {}.{} negotiated",
-                    version.major, version.minor
-                );
-                send(
-                    &mut ep,
-                    &Dom0Message::HelloAck {
-                        version,
-                        capabilities: Capabilities::CLIPBOARD,
-                        output: OutputInfo {
-                            width: 1920,
-                            height: 1080,
-                            scale_120: 120,
-                            refresh_mhz: 0,
-                        },
-                    },
-                )?;
-            }
-            AgentMessage::CreateWindow { size, .. } => {
-                println!("window: {}×{} toplevel", size.width, size.height);
-            }
-            AgentMessage::SetTitle { title, .. } => {
-                let qube = QubeName::new("work")?;
-                println!("title as dom0 draws it: {}", format_title(&qube, &title));
-            }
-            AgentMessage::Damage {
-                window,
-                serial,
-                buffer,
-                rects,
-            } => {
-                let region = ep.arena().region(buffer.offset, buffer.byte_len())?;
-                for r in &rects {
-                    region.read_rect(&image(), arena_rect(*r), &mut screen, STRIDE as usize)?;
-                    bytes_read += u64::from(r.w) * u64::from(r.h) * 4;
-                }
-                send(&mut ep, &Dom0Message::FrameDone { window, serial })?;
-                frames += 1;
-            }
-            AgentMessage::Destroy { .. } => break,
-            other => bail!("unexpected {other:?}"),
-        }
+/// One of the workspace's binaries, beside the demo's own.
+fn ours(dir: &Path, name: &str) -> Result<PathBuf> {
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p bulkhead-compositor -p \
+             bulkhead-guest-agent -p bulkhead-demo` (scripts/run-demo does)",
+            path.display()
+        );
     }
-    if !child.wait()?.success() {
-        bail!("the stand-in agent failed");
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    println!(
-        "{frames} frames (1920×1080 full repaints and 64×64 squares, double-buffered, one in \
-         flight) validated and read from the arena: {} MiB of damaged pixels, each read once",
-        bytes_read >> 20
-    );
-    println!("(throughput figures: cargo bench -p bulkhead-shm-transport)");
+    Ok(path)
+}
 
-    println!("\nThe labels dom0 frames windows with (default theme):");
-    let theme = Theme::default();
-    for label in Label::ALL {
-        let (bg, fg) = (theme.color(label), theme.text_color(label));
-        println!(
-            "  \x1b[48;2;{};{};{}m\x1b[38;2;{};{};{}m  [{label}] a window title  \x1b[0m  {bg}",
-            bg.r, bg.g, bg.b, fg.r, fg.g, fg.b
+/// Fails when `program` is not on `$PATH`.
+fn on_path(program: &str) -> Result<()> {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()));
+    if !found {
+        bail!(
+            "{program} is not installed: the demo needs Debian's `foot` and `weston` packages (scripts/run-demo installs them)"
         );
     }
     Ok(())
+}
+
+/// The environment of a qube's agent and apps: the qube's own runtime directory, and no
+/// way to the session the demo runs in.
+fn qube_env(command: &mut Command, dir: &Path) {
+    command
+        .env("XDG_RUNTIME_DIR", dir)
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .env_remove("DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    if std::env::var_os("RUST_LOG").is_none() {
+        command.env("RUST_LOG", "info");
+    }
+}
+
+fn request(control: &Path, request: Request) -> Result<Response, String> {
+    let answer = send_requests(control, &[request])
+        .map_err(|e| e.to_string())?
+        .pop()
+        .ok_or("no answer")?;
+    if answer.ok {
+        Ok(answer)
+    } else {
+        Err(answer.error.unwrap_or_else(|| "failed".into()))
+    }
+}
+
+fn windows(control: &Path) -> Result<Vec<WindowInfo>, String> {
+    request(control, Request::ListWindows)?
+        .windows
+        .ok_or_else(|| "no windows in the answer".into())
+}
+
+fn screenshot(control: &Path, path: &Path) -> Result<()> {
+    request(
+        control,
+        Request::Screenshot {
+            path: path.to_path_buf(),
+        },
+    )
+    .map_err(|e| anyhow!("screenshot: {e}"))?;
+    Ok(())
+}
+
+/// Sleeps for `time`, or until a signal.
+fn sleep(stop: &AtomicBool, time: Duration) -> Result<()> {
+    let end = Instant::now() + time;
+    while Instant::now() < end {
+        if stop.load(Ordering::Relaxed) {
+            return Err(Interrupted.into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Index of a process in [`Processes`].
+#[derive(Debug, Clone, Copy)]
+struct ProcessId(usize);
+
+/// Every process the demo started, killed (whole process groups) when dropped: apps first,
+/// then agents, then the compositor.
+struct Processes {
+    logs: PathBuf,
+    list: Vec<(String, Child, bool)>,
+}
+
+impl Processes {
+    fn spawn(&mut self, name: &str, mut command: Command) -> Result<ProcessId> {
+        let log = self.logs.join(format!("{name}.log"));
+        let out = File::create(&log).with_context(|| format!("create {}", log.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            // Its own group: Ctrl-C reaches only the demo, which then stops everything in
+            // order, and killing the group also ends what the app started (a shell).
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("start {name} ({:?})", command.get_program()))?;
+        self.list.push((name.to_owned(), child, false));
+        Ok(ProcessId(self.list.len() - 1))
+    }
+
+    fn stop(&mut self, id: ProcessId) {
+        let (_, child, stopped) = &mut self.list[id.0];
+        if !*stopped {
+            let _ = kill_process_group(Pid::from_child(child), Signal::TERM);
+            let _ = child.kill();
+            let _ = child.wait();
+            *stopped = true;
+        }
+    }
+
+    /// The compositor or an agent that has exited.
+    fn exited_service(&mut self) -> Option<String> {
+        self.list
+            .iter_mut()
+            .filter(|(name, _, stopped)| {
+                !*stopped && (name == "compositor" || name.starts_with("agent-"))
+            })
+            .find_map(|(name, child, _)| match child.try_wait() {
+                Ok(Some(_)) => Some(name.clone()),
+                _ => None,
+            })
+    }
+
+    /// Polls `check` until it succeeds; fails on a signal, when a service exits, or after
+    /// [`DEADLINE`].
+    fn wait_for<T>(
+        &mut self,
+        stop: &AtomicBool,
+        what: &str,
+        mut check: impl FnMut(&mut Self) -> Result<T, String>,
+    ) -> Result<T> {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let last = match check(self) {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            if stop.load(Ordering::Relaxed) {
+                return Err(Interrupted.into());
+            }
+            if let Some(name) = self.exited_service() {
+                bail!(
+                    "{name} exited while waiting for {what}; see {}",
+                    self.logs.join(format!("{name}.log")).display()
+                );
+            }
+            if Instant::now() >= end {
+                bail!("gave up waiting for {what} after {DEADLINE:?}: {last}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for i in (0..self.list.len()).rev() {
+            self.stop(ProcessId(i));
+        }
+    }
 }

@@ -41,8 +41,8 @@ impl Agent {
                 depressed,
                 latched,
                 locked,
-                ..
-            } => self.modifiers(depressed, latched, locked),
+                group,
+            } => self.modifiers(depressed, latched, locked, group),
             Dom0Message::PointerEnter { window, x, y } => {
                 let time = self.now_ms();
                 self.pointer_motion(window, fixed(x), fixed(y), time);

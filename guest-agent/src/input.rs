@@ -8,7 +8,7 @@ use bulkhead_protocol::Axis as WireAxis;
 use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState};
 use smithay::desktop::WindowSurfaceType;
 use smithay::desktop::utils::under_from_surface_tree;
-use smithay::input::keyboard::{FilterResult, ModifiersState};
+use smithay::input::keyboard::{FilterResult, KeyboardTarget, Layout, ModifiersState};
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
@@ -213,9 +213,21 @@ impl Agent {
         );
     }
 
-    pub(crate) fn modifiers(&mut self, depressed: u32, latched: u32, locked: u32) {
-        if let Some(keyboard) = self.wayland.seat.get_keyboard() {
-            keyboard.set_modifier_state(modifiers_from_masks(depressed, latched, locked));
+    pub(crate) fn modifiers(&mut self, depressed: u32, latched: u32, locked: u32, group: u32) {
+        let Some(keyboard) = self.wayland.seat.get_keyboard() else {
+            return;
+        };
+        let changed = keyboard.set_modifier_state(modifiers_from_masks(depressed, latched, locked));
+        // The layout group dom0 says is active (e.g. after a layout switch); this tells
+        // the focused client itself when the group changed.
+        keyboard.with_xkb_state(self, |mut context| context.set_layout(Layout(group)));
+        if changed != 0 {
+            // `set_modifier_state` does not tell the client: do it here.
+            if let Some(focus) = keyboard.current_focus() {
+                let seat = self.wayland.seat.clone();
+                let state = keyboard.modifier_state();
+                focus.modifiers(&seat, self, state, SERIAL_COUNTER.next_serial());
+            }
         }
     }
 

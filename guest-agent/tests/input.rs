@@ -62,6 +62,15 @@ fn keys_go_to_the_window_dom0_focuses() {
         ]
     );
 
+    // Modifier state from dom0 (Shift held, Caps Lock on) reaches the client.
+    fixture.send(Dom0Message::Modifiers {
+        depressed: 1,
+        latched: 0,
+        locked: 2,
+        group: 0,
+    });
+    client.wait_input("Shift and Caps Lock", |e| *e == Input::Modifiers(1, 2, 0));
+
     fixture.send(Dom0Message::FocusOut { window: window(id) });
     client.wait_input("keyboard leave", |e| *e == Input::KeyboardLeave);
 }

@@ -54,6 +54,8 @@ pub enum Input {
     Key(u32, bool),
     /// wl_keyboard.keymap received (its size).
     Keymap(u32),
+    /// wl_keyboard.modifiers: depressed, locked, group.
+    Modifiers(u32, u32, u32),
     /// wl_pointer.enter on the surface with this protocol id, at surface-local x, y.
     PointerEnter(u32, f64, f64),
     /// wl_pointer.leave.
@@ -492,6 +494,14 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
                 seen.input.push(Input::Key(key, pressed));
             }
             wl_keyboard::Event::Keymap { size, .. } => seen.input.push(Input::Keymap(size)),
+            wl_keyboard::Event::Modifiers {
+                mods_depressed,
+                mods_locked,
+                group,
+                ..
+            } => seen
+                .input
+                .push(Input::Modifiers(mods_depressed, mods_locked, group)),
             _ => {}
         }
     }

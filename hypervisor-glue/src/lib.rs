@@ -13,6 +13,7 @@ pub mod kvm;
 pub mod memory;
 pub mod metrics;
 pub mod pci;
+pub mod seccomp;
 pub mod vcpu;
 pub mod vm;
 

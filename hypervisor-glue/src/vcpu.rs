@@ -35,6 +35,7 @@ pub enum VcpuError {
 
 const CPUID_HYPERVISOR_BIT: u32 = 1 << 31;
 const CPUID_HTT_BIT: u32 = 1 << 28;
+const CPUID_TSC_DEADLINE_BIT: u32 = 1 << 24;
 const MSR_IA32_MISC_ENABLE: u32 = 0x1a0;
 const MISC_ENABLE_FAST_STRING: u64 = 1;
 
@@ -55,8 +56,10 @@ const SYSTEM_EVENT_SHUTDOWN: u32 = 1;
 const SYSTEM_EVENT_RESET: u32 = 2;
 const SYSTEM_EVENT_CRASH: u32 = 3;
 
-/// Adjusts the host-supported CPUID for vCPU `index` of `count`.
-pub fn patch_cpuid(cpuid: &mut CpuId, index: u8, count: u8) {
+/// Adjusts the host-supported CPUID for vCPU `index` of `count`. `tsc_deadline`: KVM's
+/// in-kernel LAPIC can run the TSC-deadline timer (`KVM_GET_SUPPORTED_CPUID` never reports it
+/// by itself); with it the guest skips calibrating the LAPIC timer against the PIT.
+pub fn patch_cpuid(cpuid: &mut CpuId, index: u8, count: u8, tsc_deadline: bool) {
     for entry in cpuid.as_mut_slice() {
         match entry.function {
             1 => {
@@ -64,6 +67,9 @@ pub fn patch_cpuid(cpuid: &mut CpuId, index: u8, count: u8) {
                 entry.ebx =
                     (entry.ebx & 0x0000_ffff) | (u32::from(index) << 24) | (u32::from(count) << 16);
                 entry.ecx |= CPUID_HYPERVISOR_BIT;
+                if tsc_deadline {
+                    entry.ecx |= CPUID_TSC_DEADLINE_BIT;
+                }
                 if count > 1 {
                     entry.edx |= CPUID_HTT_BIT;
                 }
@@ -115,11 +121,12 @@ impl Vcpu {
     pub fn configure(
         &self,
         supported: &CpuId,
+        tsc_deadline: bool,
         count: u8,
         entry: KernelEntry,
     ) -> Result<(), VcpuError> {
         let mut cpuid = supported.clone();
-        patch_cpuid(&mut cpuid, self.index, count);
+        patch_cpuid(&mut cpuid, self.index, count, tsc_deadline);
         self.set("CPUID", self.fd.set_cpuid2(&cpuid))?;
 
         let msrs = Msrs::from_entries(&[kvm_msr_entry {
@@ -327,12 +334,13 @@ mod tests {
             },
         ])
         .unwrap();
-        patch_cpuid(&mut cpuid, 3, 4);
+        patch_cpuid(&mut cpuid, 3, 4, true);
         let e = cpuid.as_slice();
         assert_eq!(e[0].ebx >> 24, 3);
         assert_eq!((e[0].ebx >> 16) & 0xff, 4);
         assert_ne!(e[0].ecx & CPUID_HYPERVISOR_BIT, 0);
         assert_ne!(e[0].edx & CPUID_HTT_BIT, 0);
+        assert_ne!(e[0].ecx & CPUID_TSC_DEADLINE_BIT, 0);
         assert_eq!(e[1].edx, 3);
     }
 

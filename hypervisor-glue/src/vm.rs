@@ -32,6 +32,7 @@ use crate::kvm::{KvmContext, KvmError};
 use crate::memory::{self, MemoryError};
 use crate::metrics::{self, MemoryUsage};
 use crate::pci::{ConfigError, PCI_CONFIG_LEN, PCI_CONFIG_PORT, PciBus, PciError};
+use crate::seccomp::{self, SeccompError, SeccompLevel};
 use crate::vcpu::{Vcpu, VcpuError};
 
 /// Where KVM puts the three pages of its TSS (just below the BIOS area, in the MMIO hole).
@@ -90,6 +91,8 @@ pub struct VmConfig {
     pub timeout: Option<Duration>,
     /// virtio-blk disks, in PCI slot order (the first is `/dev/vda`).
     pub disks: Vec<DiskConfig>,
+    /// The seccomp filter installed once the VM runs.
+    pub seccomp: SeccompLevel,
 }
 
 /// One virtio-blk disk.
@@ -166,6 +169,9 @@ pub enum VmError {
     /// A PCI function could not be described.
     #[error("cannot set up a PCI function")]
     PciConfig(#[from] ConfigError),
+    /// The seccomp filter could not be installed.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
     /// The GUI channel could not be set up.
     #[error("cannot set up the GUI channel")]
     Gui(#[from] GuiError),
@@ -353,6 +359,7 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
         )));
     }
     let cpuid = kvm.supported_cpuid()?;
+    let tsc_deadline = kvm.kvm().check_extension(kvm_ioctls::Cap::TscDeadlineTimer);
     let vm = Arc::new(ioctl("VM creation", kvm.kvm().create_vm())?);
     ioctl("TSS address", vm.set_tss_address(KVM_TSS_ADDRESS))?;
     ioctl("in-kernel irqchip", vm.create_irq_chip())?;
@@ -480,7 +487,7 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
     let mut vcpus = Vec::with_capacity(usize::from(config.vcpus));
     for index in 0..config.vcpus {
         let vcpu = Vcpu::new(&vm, index)?;
-        vcpu.configure(&cpuid, config.vcpus, entry)?;
+        vcpu.configure(&cpuid, tsc_deadline, config.vcpus, entry)?;
         vcpus.push(vcpu);
     }
 
@@ -509,6 +516,11 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
     }
     drop(tx);
     let running = Running { threads, stop };
+    let mut smaps = metrics::SelfSmaps::open().ok();
+    if let Err(e) = seccomp::install(config.seccomp) {
+        running.stop();
+        return Err(e.into());
+    }
     tracing::debug!(
         setup_ms = started.elapsed().as_secs_f64() * 1e3,
         "vCPUs running"
@@ -530,7 +542,7 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
                 let ms = at.duration_since(started).as_secs_f64() * 1e3;
                 tracing::info!(boot_to_init_ms = ms, "guest init started");
                 boot_to_init_ms = Some(ms);
-                usage = metrics::memory_usage(None, &guest_ranges).ok();
+                usage = smaps.as_mut().and_then(|s| s.sample(&guest_ranges).ok());
             }
             Ok(VmEvent::Exit(exit)) => break exit,
             Err(RecvTimeoutError::Timeout) => {}
@@ -569,6 +581,7 @@ mod tests {
             console: Console::Discard,
             timeout: None,
             disks: Vec::new(),
+            seccomp: SeccompLevel::Enforce,
         }
     }
 

@@ -77,14 +77,20 @@ copy_with_libs() {
 mkcpio() { (cd "$1" && find . -print0 | cpio --null -o -H newc --quiet) > "$2"; }
 
 # --- guest initramfs: init writes the boot marker, says so on the console, reboots -----------
-# The guest kernel is a stock Debian one, so virtio (PCI transport, block) comes as modules.
+# The guest kernel is a stock Debian one, so virtio (PCI transport, block), uio and ext4 come
+# as modules.
 G="$CACHE/guest-root"
 rm -rf "$G" && mkdir -p "$G"/{bin,dev,proc,sys,lib/modules,mnt}
 cp "$BUSYBOX" "$G/bin/busybox"
 mknod "$G/dev/console" c 5 1
-for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk uio uio_pci_generic; do
+for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk \
+    uio uio_pci_generic crc16 crc32c_generic mbcache jbd2 ext4; do
     f="$(find "$MODDIR" -name "$m.ko*" | head -1)"
-    [ -n "$f" ] && cp "$f" "$G/lib/modules/"
+    case "$f" in
+        "") say "guest module $m not in $pkg (built in?)" ;;
+        *.xz) xz -dc "$f" > "$G/lib/modules/$m.ko" ;;
+        *) cp "$f" "$G/lib/modules/$m.ko" ;;
+    esac
 done
 cp "$HERE/guest-init" "$G/init"
 chmod +x "$G/init"

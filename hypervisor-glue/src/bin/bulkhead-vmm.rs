@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
+use bulkhead_hypervisor_glue::seccomp::SeccompLevel;
 use bulkhead_hypervisor_glue::vm::{self, Console, DiskConfig, VmConfig, VmExit};
 use bulkhead_shm_transport::{Config as ShmConfig, Endpoint, Handoff, receive_handoff};
 use clap::Parser;
@@ -53,6 +54,9 @@ struct Args {
     /// answered with an interrupt. For testing the device without a compositor.
     #[arg(long)]
     gui_selftest: bool,
+    /// Seccomp filter once the VM runs: `enforce` (kill on anything else), `log`, `off`.
+    #[arg(long, value_enum, default_value_t = SeccompLevel::Enforce)]
+    seccomp: SeccompLevel,
     /// A virtio-blk disk: a raw image, `PATH` or `PATH,ro`. Repeat for more (vda, vdb, …).
     #[arg(long = "disk", value_parser = parse_disk)]
     disks: Vec<DiskConfig>,
@@ -179,6 +183,7 @@ fn run(args: Args, started: Instant) -> anyhow::Result<u8> {
         console,
         timeout,
         disks: args.disks,
+        seccomp: args.seccomp,
     };
     vm::install_termination_handlers().context("cannot install signal handlers")?;
     let mut selftest = None;

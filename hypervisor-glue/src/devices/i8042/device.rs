@@ -19,6 +19,7 @@ const CMD_SELF_TEST: u8 = 0xaa;
 const CMD_KBD_TEST: u8 = 0xab;
 const CMD_AUX_TEST: u8 = 0xa9;
 const CMD_WRITE_AUX: u8 = 0xd4;
+const CMD_AUX_LOOP: u8 = 0xd3;
 const CMD_AUX_DISABLE: u8 = 0xa7;
 const CMD_AUX_ENABLE: u8 = 0xa8;
 const CMD_KBD_DISABLE: u8 = 0xad;
@@ -42,6 +43,7 @@ enum Pending {
     None,
     WriteCtr,
     WriteAux,
+    AuxLoop,
 }
 
 /// The controller.
@@ -82,7 +84,12 @@ impl I8042 {
             CMD_AUX_ENABLE => self.ctr &= !CTR_AUX_DISABLED,
             CMD_KBD_DISABLE => self.ctr |= CTR_KBD_DISABLED,
             CMD_KBD_ENABLE => self.ctr &= !CTR_KBD_DISABLED,
-            CMD_KBD_TEST | CMD_AUX_TEST => self.push(0x00),
+            CMD_KBD_TEST => self.push(0x00),
+            // No mouse: the AUX interface test reports "clock line stuck low", and the
+            // loopback below answers without the AUX-data status bit, so Linux concludes at
+            // once that there is no AUX port instead of waiting out its timeouts.
+            CMD_AUX_TEST => self.push(0x01),
+            CMD_AUX_LOOP => self.pending = Pending::AuxLoop,
             CMD_RESET_CPU => return Some(DeviceEvent::Reset),
             _ => {}
         }
@@ -93,6 +100,7 @@ impl I8042 {
         self.status &= !STATUS_LAST_WAS_COMMAND;
         match std::mem::take(&mut self.pending) {
             Pending::WriteCtr => self.ctr = b,
+            Pending::AuxLoop => self.push(!b),
             // No mouse and no keyboard behind the controller: nothing answers.
             Pending::WriteAux | Pending::None => {}
         }
@@ -168,6 +176,19 @@ mod tests {
         k.write(0x64, 0, &[CMD_AUX_ENABLE]);
         k.write(0x64, 0, &[CMD_READ_CTR]);
         assert_eq!(read(&mut k, 0x60) & CTR_AUX_DISABLED, 0);
+    }
+
+    #[test]
+    fn no_aux_port_is_reported_at_once() {
+        let mut k = I8042::default();
+        k.write(0x64, 0, &[CMD_AUX_LOOP]);
+        k.write(0x60, 0, &[0x5a]);
+        let status = read(&mut k, 0x64);
+        assert_ne!(status & STATUS_OUTPUT_FULL, 0);
+        assert_eq!(status & 0x20, 0, "no AUX data bit");
+        assert_ne!(read(&mut k, 0x60), 0x5a);
+        k.write(0x64, 0, &[CMD_AUX_TEST]);
+        assert_eq!(read(&mut k, 0x60), 0x01);
     }
 
     #[test]

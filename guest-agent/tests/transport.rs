@@ -11,7 +11,7 @@ use bulkhead_protocol::{
 };
 use bulkhead_shm_transport::{Config, Endpoint, ImageLayout, Rect, send_handoff};
 
-const TIMEOUT: Duration = Duration::from_secs(20);
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Reaper(Child);
 

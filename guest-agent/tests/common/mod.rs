@@ -18,7 +18,7 @@ use bulkhead_guest_agent::link::{
 use bulkhead_guest_agent::{Config, Server};
 
 /// How long a test waits for something the agent should do.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the model dom0 knows about one window.
 #[derive(Debug, Clone, Default)]

@@ -15,6 +15,7 @@ use smithay::utils::{Logical, Point, SERIAL_COUNTER};
 
 use crate::link::WindowId;
 use crate::state::Agent;
+use crate::window::Shell;
 use crate::window::frame::window_geometry;
 
 /// evdev key codes are xkb key codes minus 8.
@@ -24,7 +25,7 @@ const EVDEV_XKB_OFFSET: u32 = 8;
 type PointerFocus = (WlSurface, Point<f64, Logical>);
 
 /// Who has the qube's input, as dom0 said.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct InputState {
     /// The window dom0 says is focused.
     pub focused: Option<WindowId>,
@@ -32,6 +33,8 @@ pub struct InputState {
     pub pointer: Option<WindowId>,
     /// The last pointer shape sent, and for which window.
     pub cursor: Option<(WindowId, bulkhead_protocol::CursorShape)>,
+    /// Popups that took an xdg_popup grab (menus), oldest first.
+    pub grabs: Vec<WindowId>,
 }
 
 /// Modifier masks in wl_keyboard form turned into smithay's booleans, assuming the usual
@@ -115,6 +118,9 @@ impl Agent {
             tracing::debug!(%id, "button for a window the pointer is not in");
             return;
         }
+        if pressed {
+            self.dismiss_grabs_outside(id);
+        }
         let state = if pressed {
             ButtonState::Pressed
         } else {
@@ -160,6 +166,35 @@ impl Agent {
         }
         pointer.axis(self, frame);
         pointer.frame(self);
+    }
+
+    /// A press in window `id`: grabbing popups that are neither `id` nor one of its
+    /// parents are dismissed (a click outside a menu closes it).
+    fn dismiss_grabs_outside(&mut self, id: WindowId) {
+        let mut keep = Vec::new();
+        let mut current = Some(id);
+        // The clicked window and its chain of parents stay.
+        for _ in 0..64 {
+            let Some(window) = current.and_then(|w| self.windows.get(w)) else {
+                break;
+            };
+            keep.push(window.id);
+            current = match &window.shell {
+                Shell::Popup(popup) => popup
+                    .get_parent_surface()
+                    .and_then(|parent| self.windows.id_of(&parent)),
+                Shell::Toplevel(_) => None,
+            };
+        }
+        let grabs = std::mem::take(&mut self.input.grabs);
+        for grab in grabs {
+            if keep.contains(&grab) {
+                self.input.grabs.push(grab);
+            } else if let Some(Shell::Popup(popup)) = self.windows.get(grab).map(|w| &w.shell) {
+                tracing::debug!(popup = %grab, clicked = %id, "click outside a menu dismisses it");
+                popup.send_popup_done();
+            }
+        }
     }
 
     pub(crate) fn focus_in(&mut self, id: WindowId) {

@@ -220,3 +220,71 @@ fn pointer_on_a_popup_window_reaches_the_popup() {
     });
     client.wait_input("a scroll", |e| *e == Input::Axis(true, 15.0));
 }
+
+#[test]
+fn a_click_outside_a_menu_dismisses_it() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("menu bar", 200, 200, RED);
+    fixture.wait_for("the window mapped", |f| {
+        f.windows.values().any(|w| w.mapped)
+    });
+    let id = fixture.live(true)[0];
+    // The user clicks the menu bar: the client opens a menu with a grab.
+    fixture.send(Dom0Message::PointerEnter {
+        window: window(id),
+        x: fixed(10),
+        y: fixed(10),
+    });
+    fixture.send(Dom0Message::PointerButton {
+        window: window(id),
+        time_ms: 1,
+        button: 0x110,
+        pressed: true,
+    });
+    client.wait_input("the press", |e| *e == Input::Button(0x110, true));
+    let _menu = client.grabbing_popup(&toplevel.xdg_surface, (10, 10), (80, 60), GREEN);
+    fixture.wait_for("the menu shown", |f| {
+        f.live(false).iter().any(|p| f.windows[p].mapped)
+    });
+    let menu = fixture.live(false)[0];
+
+    // A click inside the menu keeps it.
+    fixture.send(Dom0Message::PointerEnter {
+        window: window(menu),
+        x: fixed(5),
+        y: fixed(5),
+    });
+    fixture.send(Dom0Message::PointerButton {
+        window: window(menu),
+        time_ms: 2,
+        button: 0x110,
+        pressed: true,
+    });
+    client.wait_input("the press in the menu", |e| {
+        *e == Input::Button(0x110, true)
+    });
+    client.roundtrip();
+    assert!(!client.seen.popup_done);
+
+    // A click back in the toplevel, outside the menu, dismisses it.
+    fixture.send(Dom0Message::PointerEnter {
+        window: window(id),
+        x: fixed(150),
+        y: fixed(150),
+    });
+    fixture.send(Dom0Message::PointerButton {
+        window: window(id),
+        time_ms: 3,
+        button: 0x110,
+        pressed: true,
+    });
+    for _ in 0..200 {
+        client.roundtrip();
+        if client.seen.popup_done {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the menu was not dismissed");
+}

@@ -262,10 +262,13 @@ impl XdgShellHandler for Agent {
         }
     }
 
-    fn grab(&mut self, _surface: PopupSurface, _seat: wl_seat::WlSeat, _serial: Serial) {
-        // Input comes only from dom0, which routes it to the window under the pointer;
-        // an explicit grab has nothing more to take.
-        tracing::trace!("popup grab");
+    fn grab(&mut self, surface: PopupSurface, _seat: wl_seat::WlSeat, _serial: Serial) {
+        // Input comes only from dom0, which routes it to the window under the pointer; a
+        // grab only means: a press anywhere else dismisses the popup (`input`).
+        if let Some(id) = self.windows.id_of(surface.wl_surface()) {
+            tracing::trace!(%id, "popup grab");
+            self.input.grabs.push(id);
+        }
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {

@@ -357,6 +357,7 @@ impl Agent {
             self.destroy_window(popup.wl_surface());
         }
         tracing::debug!(%id, "window destroyed");
+        self.input.grabs.retain(|grab| *grab != id);
         if self.windows.get(id).is_some_and(|w| w.created) {
             self.send(AgentMessage::Destroy { window: id });
         }

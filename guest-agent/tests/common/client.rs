@@ -41,6 +41,8 @@ pub struct Seen {
     pub frames_done: u32,
     /// Input events, in order.
     pub input: Vec<Input>,
+    /// Serial of the last pointer button event (for xdg_popup.grab).
+    pub button_serial: Option<u32>,
 }
 
 /// An input event the client received.
@@ -80,6 +82,7 @@ pub struct Client {
     subcompositor: wl_subcompositor::WlSubcompositor,
     shm: wl_shm::WlShm,
     wm_base: xdg_wm_base::XdgWmBase,
+    seat: wl_seat::WlSeat,
 }
 
 /// A toplevel window of the client.
@@ -127,6 +130,7 @@ impl Client {
             subcompositor,
             shm,
             wm_base,
+            seat,
         };
         client.roundtrip();
         client
@@ -348,6 +352,43 @@ impl Client {
         self.popup_adjusted(parent, anchor, size, color, none)
     }
 
+    /// Like [`popup`](Self::popup), for a menu: it grabs the pointer with the serial of
+    /// the last button press (as menus opened by a click do).
+    pub fn grabbing_popup(
+        &mut self,
+        parent: &xdg_surface::XdgSurface,
+        anchor: (i32, i32),
+        (width, height): (i32, i32),
+        color: u32,
+    ) -> Popup {
+        let serial = self
+            .seen
+            .button_serial
+            .expect("a button press to grab with");
+        let positioner = self.wm_base.create_positioner(&self.qh, ());
+        positioner.set_size(width, height);
+        positioner.set_anchor_rect(anchor.0, anchor.1, 1, 1);
+        positioner.set_anchor(xdg_positioner::Anchor::TopLeft);
+        positioner.set_gravity(xdg_positioner::Gravity::BottomRight);
+        let surface = self.compositor.create_surface(&self.qh, ());
+        let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
+        let popup = xdg_surface.get_popup(Some(parent), &positioner, &self.qh, ());
+        positioner.destroy();
+        popup.grab(&self.seat, serial);
+        surface.commit();
+        self.acknowledge(&xdg_surface);
+        let buffer = self.buffer(width, height, |_, _| color);
+        surface.attach(Some(&buffer), 0, 0);
+        surface.damage_buffer(0, 0, width, height);
+        surface.commit();
+        self.roundtrip();
+        Popup {
+            surface,
+            xdg_surface,
+            popup,
+        }
+    }
+
     /// Like [`popup`](Self::popup), letting the compositor adjust it as `adjustment` says
     /// when it would leave the output.
     pub fn popup_adjusted(
@@ -533,7 +574,13 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
                 surface_y,
                 ..
             } => seen.input.push(Input::Motion(surface_x, surface_y)),
-            wl_pointer::Event::Button { button, state, .. } => {
+            wl_pointer::Event::Button {
+                button,
+                state,
+                serial,
+                ..
+            } => {
+                seen.button_serial = Some(serial);
                 let pressed = matches!(state, WEnum::Value(wl_pointer::ButtonState::Pressed));
                 seen.input.push(Input::Button(button, pressed));
             }

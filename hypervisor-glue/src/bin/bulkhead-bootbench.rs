@@ -1,12 +1,16 @@
-//! `bulkhead-bootbench`: times any VMM command from spawn to a marker line on its standard
-//! output (the guest init's console message), and measures its memory overhead at that moment
-//! (resident memory minus the guest-RAM mapping). The same rule for every VMM, so their
-//! figures compare.
+//! `bulkhead-bootbench`: times VMM commands from spawn to a marker line on their standard
+//! output (the guest init's console message), and measures each one's memory overhead at that
+//! moment (resident memory minus the guest-RAM mapping). The same rule for every VMM, so their
+//! figures compare. Cases run interleaved (ours, theirs, ours, …), so a change in the
+//! machine's load hits all of them alike.
 //!
 //! ```text
-//! bulkhead-bootbench --label qemu-microvm --runs 5 --guest-mib 256 -- qemu-system-x86_64 …
+//! bulkhead-bootbench --runs 5 --guest-mib 256 \
+//!     --case 'bulkhead=bulkhead-vmm --kernel …' --case 'qemu=qemu-system-x86_64 …'
 //! ```
-//! Prints one `BULKHEAD-RESULT {json}` line.
+//! Each case is a shell command, run as `sh -c "exec CMD"` (so the measured process is the
+//! VMM itself). Prints one `BULKHEAD-RESULT {json}` line per case, then one with the ratios of
+//! every case's median to the first case's.
 #![allow(clippy::print_stdout)]
 
 use std::io::{BufRead, BufReader};
@@ -20,12 +24,9 @@ use clap::Parser;
 use serde::Serialize;
 
 #[derive(Debug, Parser)]
-#[command(about = "Time a VMM command from spawn to a console marker")]
+#[command(about = "Time VMM commands from spawn to a console marker")]
 struct Args {
-    /// Name for this set-up in the result.
-    #[arg(long)]
-    label: String,
-    /// How many boots.
+    /// How many boots of each case.
     #[arg(long, default_value_t = 5)]
     runs: usize,
     /// The console line that means "init started".
@@ -35,15 +36,25 @@ struct Args {
     #[arg(long, default_value_t = 256)]
     guest_mib: u64,
     /// Give up on one boot after this many seconds.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
-    /// The VMM command.
-    #[arg(last = true, required = true)]
-    command: Vec<String>,
+    /// `LABEL=SHELL COMMAND`; repeat. The first case is the reference for the ratios.
+    #[arg(long = "case", required = true, value_parser = parse_case)]
+    cases: Vec<(String, String)>,
 }
 
-#[derive(Debug, Serialize)]
-struct BenchResult {
+fn parse_case(s: &str) -> Result<(String, String), String> {
+    let (label, cmd) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected LABEL=COMMAND"))?;
+    if label.is_empty() || cmd.trim().is_empty() {
+        return Err(format!("{s:?}: empty label or command"));
+    }
+    Ok((label.to_owned(), cmd.to_owned()))
+}
+
+#[derive(Debug, Default, Serialize)]
+struct CaseResult {
     label: String,
     runs_ms: Vec<f64>,
     median_ms: Option<f64>,
@@ -52,15 +63,23 @@ struct BenchResult {
     memory: Vec<MemoryUsage>,
 }
 
-fn one_boot(args: &Args) -> anyhow::Result<(f64, MemoryUsage)> {
+#[derive(Debug, Serialize)]
+struct Ratios {
+    reference: String,
+    /// `(label, median boot-to-init / reference's, median overhead / reference's)`.
+    ratios: Vec<(String, Option<f64>, Option<f64>)>,
+}
+
+fn one_boot(args: &Args, label: &str, cmd: &str) -> anyhow::Result<(f64, MemoryUsage)> {
     let started = Instant::now();
-    let mut child = Command::new(&args.command[0])
-        .args(&args.command[1..])
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {cmd}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .with_context(|| format!("cannot start {}", args.command[0]))?;
+        .with_context(|| format!("cannot start {label}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let marker = args.marker.clone();
     let (tx, rx) = mpsc::channel();
@@ -84,9 +103,8 @@ fn one_boot(args: &Args) -> anyhow::Result<(f64, MemoryUsage)> {
     let usage = metrics::memory_usage(Some(child.id()), &[args.guest_mib << 20]);
     let _ = child.kill();
     let _ = child.wait();
-    let at = match seen {
-        Ok(at) => at,
-        Err(_) => bail!("{}: no {:?} on the console", args.label, args.marker),
+    let Ok(at) = seen else {
+        bail!("{label}: no {:?} on the console", args.marker);
     };
     Ok((
         at.duration_since(started).as_secs_f64() * 1e3,
@@ -94,26 +112,49 @@ fn one_boot(args: &Args) -> anyhow::Result<(f64, MemoryUsage)> {
     ))
 }
 
+#[allow(clippy::cast_precision_loss)]
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut runs_ms = Vec::new();
-    let mut memory = Vec::new();
-    for _ in 0..args.runs {
-        let (ms, usage) = one_boot(&args)?;
-        runs_ms.push(ms);
-        memory.push(usage);
+    let mut results: Vec<CaseResult> = args
+        .cases
+        .iter()
+        .map(|(label, _)| CaseResult {
+            label: label.clone(),
+            ..CaseResult::default()
+        })
+        .collect();
+    for run in 0..args.runs {
+        // Rotate the order too, so no case always follows the same one.
+        for k in 0..args.cases.len() {
+            let i = (k + run) % args.cases.len();
+            let (label, cmd) = &args.cases[i];
+            let (ms, usage) = one_boot(&args, label, cmd)?;
+            results[i].runs_ms.push(ms);
+            results[i].overhead_kib.push(usage.overhead_kib);
+            results[i].memory.push(usage);
+        }
     }
-    let overhead_kib: Vec<u64> = memory.iter().map(|m| m.overhead_kib).collect();
-    #[allow(clippy::cast_precision_loss)]
-    let overhead_f: Vec<f64> = overhead_kib.iter().map(|k| *k as f64).collect();
-    let result = BenchResult {
-        label: args.label,
-        median_ms: metrics::median(&runs_ms),
-        median_overhead_kib: metrics::median(&overhead_f),
-        runs_ms,
-        overhead_kib,
-        memory,
+    for r in &mut results {
+        r.median_ms = metrics::median(&r.runs_ms);
+        let kib: Vec<f64> = r.overhead_kib.iter().map(|k| *k as f64).collect();
+        r.median_overhead_kib = metrics::median(&kib);
+        println!("BULKHEAD-RESULT {}", serde_json::to_string(r)?);
+    }
+    let reference = &results[0];
+    let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+    let ratios = Ratios {
+        reference: reference.label.clone(),
+        ratios: results
+            .iter()
+            .map(|r| {
+                (
+                    r.label.clone(),
+                    ratio(r.median_ms, reference.median_ms),
+                    ratio(r.median_overhead_kib, reference.median_overhead_kib),
+                )
+            })
+            .collect(),
     };
-    println!("BULKHEAD-RESULT {}", serde_json::to_string(&result)?);
+    println!("BULKHEAD-RESULT {}", serde_json::to_string(&ratios)?);
     Ok(())
 }

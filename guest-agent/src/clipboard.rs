@@ -151,7 +151,7 @@ impl Agent {
             // The agent may be gone; nothing to do then.
             let _ = replies.send(Reply { serial, mime, data });
         });
-        let armed = self.loop_handle.insert_source(
+        let armed = self.runtime.handle.insert_source(
             Timer::from_duration(READ_TIMEOUT),
             move |_, _, agent| {
                 if agent.clipboard.pending == Some(serial) {

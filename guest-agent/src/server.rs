@@ -173,7 +173,7 @@ impl Server {
                 channel::Event::Msg(event) => agent.handle_dom0(event),
                 channel::Event::Closed => {
                     tracing::info!("dom0 hung up");
-                    agent.loop_signal.stop();
+                    agent.runtime.signal.stop();
                 }
             })
             .map(|_| ())
@@ -232,7 +232,7 @@ impl Server {
                         Ok(1) => Ok(PostAction::Continue),
                         _ => {
                             tracing::info!("dom0 hung up");
-                            agent.loop_signal.stop();
+                            agent.runtime.signal.stop();
                             Ok(PostAction::Remove)
                         }
                     }

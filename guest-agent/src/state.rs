@@ -80,13 +80,27 @@ pub struct Agent {
     /// What dom0 agreed to in the handshake.
     pub dom0_capabilities: Capabilities,
     /// Frame callbacks of commits that changed nothing, sent by a short timer.
-    pub idle_callbacks: Vec<WlCallback>,
-    /// True while the idle-callback timer is armed.
-    pub idle_timer_armed: bool,
+    pub idle: IdleCallbacks,
+    /// The event loop and the agent's life.
+    pub runtime: Runtime,
+}
+
+/// Frame callbacks answered at an idle pace (content dom0 does not show).
+#[derive(Debug, Default)]
+pub struct IdleCallbacks {
+    /// Waiting for the timer.
+    pub pending: Vec<WlCallback>,
+    /// True while the timer is armed.
+    pub timer_armed: bool,
+}
+
+/// The event loop and the agent's life.
+#[derive(Debug)]
+pub struct Runtime {
     /// The event loop, for timers.
-    pub loop_handle: LoopHandle<'static, Agent>,
+    pub handle: LoopHandle<'static, Agent>,
     /// Stops the event loop.
-    pub loop_signal: LoopSignal,
+    pub signal: LoopSignal,
     /// Clock for frame callbacks.
     pub start: Instant,
     /// Set once the dom0 link failed; the loop then stops.
@@ -154,18 +168,19 @@ impl Agent {
             input: InputState::default(),
             clipboard,
             dom0_capabilities,
-            idle_callbacks: Vec::new(),
-            idle_timer_armed: false,
-            loop_handle,
-            loop_signal,
-            start: Instant::now(),
-            link_failed: false,
+            idle: IdleCallbacks::default(),
+            runtime: Runtime {
+                handle: loop_handle,
+                signal: loop_signal,
+                start: Instant::now(),
+                link_failed: false,
+            },
         })
     }
 
     /// Sends a message to dom0; a failure stops the agent (dom0 is gone).
     pub fn send(&mut self, message: AgentMessage) {
-        if self.link_failed {
+        if self.runtime.link_failed {
             return;
         }
         tracing::trace!(?message, "to dom0");
@@ -175,8 +190,8 @@ impl Agent {
             Err(err @ LinkError::Encode(_)) => tracing::error!(%err, "message not sent"),
             Err(err) => {
                 tracing::warn!(%err, "dom0 link failed, stopping");
-                self.link_failed = true;
-                self.loop_signal.stop();
+                self.runtime.link_failed = true;
+                self.runtime.signal.stop();
             }
         }
     }
@@ -191,15 +206,15 @@ impl Agent {
             }
             Err(err) => {
                 tracing::warn!(%err, "dom0 link failed, stopping");
-                self.link_failed = true;
-                self.loop_signal.stop();
+                self.runtime.link_failed = true;
+                self.runtime.signal.stop();
             }
         }
     }
 
     /// Milliseconds since the agent started, for frame callbacks.
     pub fn now_ms(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_millis() % (1 << 32)).unwrap_or(0)
+        u32::try_from(self.runtime.start.elapsed().as_millis() % (1 << 32)).unwrap_or(0)
     }
 
     /// Sends `done` to frame callbacks.

@@ -369,24 +369,24 @@ impl Agent {
         if callbacks.is_empty() {
             return;
         }
-        self.idle_callbacks.extend(callbacks);
-        if self.idle_timer_armed {
+        self.idle.pending.extend(callbacks);
+        if self.idle.timer_armed {
             return;
         }
-        let armed = self.loop_handle.insert_source(
+        let armed = self.runtime.handle.insert_source(
             Timer::from_duration(IDLE_CALLBACK_DELAY),
             |_, _, agent| {
-                agent.idle_timer_armed = false;
-                let callbacks = std::mem::take(&mut agent.idle_callbacks);
+                agent.idle.timer_armed = false;
+                let callbacks = std::mem::take(&mut agent.idle.pending);
                 agent.fire_callbacks(callbacks);
                 TimeoutAction::Drop
             },
         );
         match armed {
-            Ok(_) => self.idle_timer_armed = true,
+            Ok(_) => self.idle.timer_armed = true,
             Err(err) => {
                 tracing::error!(%err, "cannot arm the frame-callback timer");
-                let callbacks = std::mem::take(&mut self.idle_callbacks);
+                let callbacks = std::mem::take(&mut self.idle.pending);
                 self.fire_callbacks(callbacks);
             }
         }

@@ -32,6 +32,9 @@ use crate::screen::Screen;
 /// loaded 2-core CI machine. Tests never assert on time; this only bounds a hang.
 pub const DEADLINE: Duration = Duration::from_secs(45);
 
+/// The headless output's size.
+pub const OUTPUT: (i32, i32) = (1024, 640);
+
 /// Pause between two polls of the control socket.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -208,6 +211,8 @@ impl Desktop {
         let mut command = desktop.command(&compositor_bin);
         command
             .args(["--backend", "headless", "--host-agents"])
+            // Room for the tests' cascades, and fewer pixels for debug-built screenshots.
+            .args(["--size", &format!("{}x{}", OUTPUT.0, OUTPUT.1)])
             .arg("--control-socket")
             .arg(&desktop.control)
             .arg("--qube-socket-dir")
@@ -296,6 +301,18 @@ impl Desktop {
     /// Starts `program args…` as an app of `qube` (its `WAYLAND_DISPLAY` is the qube's
     /// agent). Its output goes to `<artifacts>/<name>.log`.
     pub fn spawn(&mut self, qube: &str, name: &str, program: &str, args: &[&str]) -> ProcessId {
+        self.spawn_with_env(qube, name, program, args, &[])
+    }
+
+    /// Like [`spawn`](Self::spawn), with extra environment variables.
+    pub fn spawn_with_env(
+        &mut self,
+        qube: &str,
+        name: &str,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ProcessId {
         assert!(
             self.qubes.iter().any(|q| q.name == qube),
             "no qube {qube} in this fixture"
@@ -304,7 +321,8 @@ impl Desktop {
         command
             .args(args)
             .env("WAYLAND_DISPLAY", self.wayland_socket(qube))
-            .env("LC_ALL", "C.UTF-8");
+            .env("LC_ALL", "C.UTF-8")
+            .envs(env.iter().copied());
         self.start_process(name.to_owned(), Role::Client, command)
     }
 

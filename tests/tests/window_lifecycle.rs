@@ -1,6 +1,10 @@
 //! Windows coming, changing and going, as dom0 shows them: a client that resizes, one with
-//! an xdg_popup, one with a subsurface, clients that close, and a qube whose agent dies.
-//! Each is checked in list-windows and in the pixels of dom0's screenshot.
+//! an xdg_popup, ones with subsurfaces (the agent's test client and weston-subsurfaces),
+//! clients that close, and a qube whose agent dies. Each is checked in list-windows and in
+//! the pixels of dom0's screenshot.
+//!
+//! The small client is the guest agent's own test client (`guest-agent/tests/common/
+//! client.rs`), shared by path.
 
 mod common;
 
@@ -156,6 +160,49 @@ fn a_subsurface_is_flattened_into_its_toplevel() {
             if p != want {
                 return Err(format!("content ({x}, {y}) is {p}, not {want}"));
             }
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn weston_subsurfaces_is_one_window_with_its_subsurfaces_inside() {
+    let mut desktop = Desktop::start("weston-subsurfaces", &[WORK]);
+    // A real client with two subsurfaces: one drawn with cairo, one with EGL (Mesa's
+    // software renderer over wl_shm, as the agent offers no GPU buffers).
+    desktop.spawn_with_env(
+        WORK.name,
+        "weston-subsurfaces",
+        "weston-subsurfaces",
+        &[],
+        &[("LIBGL_ALWAYS_SOFTWARE", "1")],
+    );
+    let info = desktop.wait_for_window(WORK.name, "Wayland Sub-surface Demo");
+    assert_eq!(
+        info.app_id,
+        "org.freedesktop.weston.wayland-sub-surface-demo"
+    );
+    desktop.wait_for("the subsurfaces' pixels inside the toplevel", |d| {
+        let windows = d.windows();
+        if windows.len() != 1 {
+            return Err(format!(
+                "subsurfaces are no windows of their own: {windows:#?}"
+            ));
+        }
+        let screen = d.screenshot("weston-subsurfaces");
+        check_frame(&screen, &windows, info.id, BLUE)?;
+        // The main surface is green (#00a300), the cairo subsurface red (#a32100 with
+        // its spinning circle) and the EGL subsurface dark green (#005100 behind its
+        // triangle): each must be there in quantity.
+        let pixels = content_pixels(&screen, &windows, info.id)?;
+        let count = |f: &dyn Fn(Rgb) -> bool| pixels.iter().filter(|p| f(p.2)).count();
+        let main = count(&|p| p.g > 140 && p.r < 20 && p.b < 20);
+        let cairo = count(&|p| p.r > 120 && p.g < 60 && p.b < 30);
+        let egl = count(&|p| (60..110).contains(&p.g) && p.r < 20 && p.b < 20);
+        if main < 10_000 || cairo < 3000 || egl < 3000 {
+            return Err(format!(
+                "main {main}, cairo subsurface {cairo}, EGL subsurface {egl} pixels"
+            ));
         }
         Ok(())
     });

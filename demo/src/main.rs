@@ -153,6 +153,10 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
             .map_or_else(|| bin_dir.join("demo"), |t| t.join("demo")),
     };
     let logs = out.join("logs");
+    if logs.is_dir() {
+        // Only this run's logs: an old compositor-nested.log would mislead.
+        fs::remove_dir_all(&logs).with_context(|| format!("remove old {}", logs.display()))?;
+    }
     fs::create_dir_all(&logs).with_context(|| format!("create {}", logs.display()))?;
     let out = out.canonicalize().context("the output directory")?;
     let logs = out.join("logs");
@@ -201,7 +205,12 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info");
         }
-        let id = procs.spawn("compositor", command)?;
+        let name = if nested {
+            "compositor-nested"
+        } else {
+            "compositor-headless"
+        };
+        let id = procs.spawn(name, command)?;
         match procs.wait_for(stop, "the compositor's control socket", |_| {
             send_requests(&control, &[Request::Qubes]).map_err(|e| e.to_string())
         }) {
@@ -314,7 +323,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
             return Err(Interrupted.into());
         }
         if let Some(name) = procs.exited_service() {
-            if name == "compositor" && nested {
+            if name == "compositor-nested" {
                 println!("The compositor's window was closed; stopping.");
                 return Ok(());
             }
@@ -447,7 +456,7 @@ impl Processes {
         self.list
             .iter_mut()
             .filter(|(name, _, stopped)| {
-                !*stopped && (name == "compositor" || name.starts_with("agent-"))
+                !*stopped && (name.starts_with("compositor") || name.starts_with("agent-"))
             })
             .find_map(|(name, child, _)| match child.try_wait() {
                 Ok(Some(_)) => Some(name.clone()),

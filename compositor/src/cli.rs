@@ -39,6 +39,10 @@ pub struct Args {
     /// socket is the only thing that says which qube an agent serves.
     #[arg(long, value_name = "DIR")]
     pub qube_socket_dir: Option<PathBuf>,
+    /// The clipboard policy (TOML: which source → target pastes are allowed, size limit)
+    /// [default: any qube to any qube, never into dom0, up to 4 MiB].
+    #[arg(long, value_name = "FILE")]
+    pub clipboard_policy: Option<PathBuf>,
 }
 
 /// `--backend`.

@@ -7,7 +7,11 @@
 //! - [`render`]: turns the model into smithay render elements (frames, titles, content);
 //! - [`backend`]: where frames go (`Headless` offscreen image, `Winit` nested window);
 //! - [`control`]: the control socket's request/response types and server;
-//! - [`input`]: dom0's input decisions (click, Super+drag, Super+Tab) as pure functions;
+//! - [`input`]: dom0's input decisions (keys to the focused qube only, pointer to the qube
+//!   under it, click-to-focus, Super+drag, dom0's shortcuts) as pure functions, the xkb
+//!   keymap, and the shell that sends the decided events (real and injected alike);
+//! - [`clipboard`]: the mediated clipboard (gesture, serial, policy, wipe) and its shell;
+//! - [`notice`]: dom0's on-screen notices, drawn above every guest window;
 //! - [`qube`]: one socket per qube, one connection per agent: decode, validate, then act;
 //! - [`state`]: `State { backend, dom0, qubes }`, the split state the event loop drives;
 //!   the connection handlers act through `Dom0::apply` and `Dom0::commit_frame`;
@@ -20,9 +24,11 @@
 
 pub mod backend;
 pub mod cli;
+pub mod clipboard;
 pub mod control;
 pub mod desktop;
 pub mod input;
+pub mod notice;
 pub mod qube;
 pub mod render;
 pub mod state;

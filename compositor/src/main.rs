@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use bulkhead_border_theme::Theme;
 use bulkhead_compositor::backend::{Backend, Headless};
 use bulkhead_compositor::cli::{Args, BackendKind};
+use bulkhead_compositor::clipboard::{Clipboard, ClipboardPolicy};
 use bulkhead_compositor::control::server::{ControlSocket, default_socket_path};
 use bulkhead_compositor::qube::QubeLinks;
 use bulkhead_compositor::render::text::TitleFont;
@@ -42,6 +43,10 @@ fn main() -> Result<()> {
         BackendKind::Winit => nested(&handle, signal.clone())?,
     };
     let mut dom0 = Dom0::new(&backend, theme, font, args.host_agents);
+    if let Some(path) = &args.clipboard_policy {
+        dom0.clipboard = Clipboard::new(ClipboardPolicy::load(path)?);
+        tracing::info!(path = %path.display(), "clipboard policy loaded");
+    }
     if args.host_agents {
         tracing::warn!("agents run as host processes: this mode isolates nothing");
     }
@@ -120,12 +125,10 @@ fn nested(handle: &LoopHandle<'static, State>, signal: LoopSignal) -> Result<Bac
                 state.dom0.needs_redraw = true;
             }
             WinitEvent::Input(input) => {
-                if bulkhead_compositor::input::handle_winit_input(
-                    &mut state.dom0,
-                    state.backend.size(),
-                    input,
-                ) {
-                    state.dom0.needs_redraw = true;
+                if let Some(raw) =
+                    bulkhead_compositor::input::from_winit(state.backend.size(), input)
+                {
+                    state.input(raw);
                 }
             }
             WinitEvent::Redraw => state.dom0.needs_redraw = true,

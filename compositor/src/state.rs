@@ -1,15 +1,21 @@
 //! The compositor's state, split like niri's: the backend and everything else (`Dom0`) borrow
 //! separately.
 
+use std::time::Instant;
+
 use bulkhead_border_theme::Theme;
 
 use crate::backend::Backend;
+use crate::clipboard::Clipboard;
 use crate::control::server::ControlHandler;
 use crate::control::{self, Request, Response, ScreenshotInfo};
 use crate::desktop::{
-    Desktop, FrameStyle, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
+    Desktop, FrameStyle, ModelEvent, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size,
+    WindowId,
 };
 use crate::input::InputState;
+use crate::input::keyboard::Keyboard;
+use crate::notice::Notices;
 use crate::qube::{QubeLinks, Violation};
 use crate::render::Scene;
 use crate::render::content::{ContentError, FrameSource, WindowContent};
@@ -37,6 +43,17 @@ pub struct Dom0 {
     pub scene: Scene,
     /// Pointer position and held modifiers.
     pub input: InputState,
+    /// dom0's keymap and modifier state (`None` if no keymap compiled: keys still go to
+    /// qubes, with the qubes' default keymap and no modifier masks).
+    pub keyboard: Option<Keyboard>,
+    /// The mediated clipboard.
+    pub clipboard: Clipboard,
+    /// dom0's notices on screen.
+    pub notices: Notices,
+    /// A timer runs to fade the notices.
+    pub notice_timer: bool,
+    /// The epoch of the millisecond times sent with input events.
+    pub epoch: Instant,
     /// Something changed since the last frame.
     pub needs_redraw: bool,
 }
@@ -50,8 +67,32 @@ impl Dom0 {
             theme,
             scene: Scene::new(font, host_agents),
             input: InputState::default(),
+            keyboard: Keyboard::from_env()
+                .inspect_err(|e| tracing::error!(error = %e, "no keymap: qubes keep their own"))
+                .ok(),
+            clipboard: Clipboard::default(),
+            notices: Notices::default(),
+            notice_timer: false,
+            epoch: Instant::now(),
             needs_redraw: true,
         }
+    }
+
+    /// Milliseconds since the compositor started (input event times; wraps after 49 days).
+    pub fn now_ms(&self) -> u32 {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "event times wrap, as wl_pointer's do"
+        )]
+        let ms = self.epoch.elapsed().as_millis() as u32;
+        ms
+    }
+
+    /// A qube's name, for notices.
+    pub fn qube_name(&self, qube: QubeId) -> String {
+        self.desktop
+            .qube(qube)
+            .map_or_else(|| "?".to_owned(), |q| q.name.to_string())
     }
 
     /// Drops the render state of windows that are gone.
@@ -133,12 +174,34 @@ impl State {
         }
         let broken = self.qubes.deliver(&events);
         self.disconnect_all(broken);
+        // The qube that got focus learns the modifiers held now.
+        let mods = self.dom0.keyboard.as_ref().map(Keyboard::mods);
+        for event in &events {
+            if let (
+                ModelEvent::Focus {
+                    to: Some((qube, _)),
+                    ..
+                },
+                Some(m),
+            ) = (event, mods)
+            {
+                let sent = self
+                    .qubes
+                    .send(*qube, &crate::input::shell::modifiers_message(m));
+                self.disconnect_all(sent.err().map(|v| (*qube, v)).into_iter().collect());
+            }
+        }
+        // Windows came, went or moved under a still pointer.
+        let effects =
+            crate::input::route::pointer_refresh(&self.dom0.desktop, &mut self.dom0.input);
+        self.apply_effects(effects, false);
+        self.arm_notice_timer();
         self.redraw_if_needed();
         let broken = self.qubes.frames_presented();
         self.disconnect_all(broken);
     }
 
-    fn disconnect_all(&mut self, broken: Vec<(QubeId, Violation)>) {
+    pub(crate) fn disconnect_all(&mut self, broken: Vec<(QubeId, Violation)>) {
         for (qube, reason) in broken {
             self.disconnect(qube, &reason);
         }
@@ -151,6 +214,7 @@ impl State {
         }
         self.dom0.needs_redraw = false;
         let d = &mut self.dom0;
+        d.scene.set_notices(d.notices.views(Instant::now()));
         if let Err(e) = self.backend.render(&mut d.scene, &d.desktop, &d.theme) {
             tracing::error!(error = %e, "frame failed");
         }
@@ -161,6 +225,7 @@ impl State {
             return Response::error("screenshot path must be absolute");
         }
         let d = &mut self.dom0;
+        d.scene.set_notices(d.notices.views(Instant::now()));
         let shot = match self.backend.screenshot(&mut d.scene, &d.desktop, &d.theme) {
             Ok(s) => s,
             Err(e) => return Response::error(format!("screenshot failed: {e}")),
@@ -201,6 +266,24 @@ impl ControlHandler for State {
                 ..Response::default()
             },
             Request::Screenshot { path } => self.screenshot(&path),
+            Request::Clipboard => Response {
+                ok: true,
+                clipboard: Some(Box::new(control::clipboard_info(&self.dom0))),
+                ..Response::default()
+            },
+            Request::Notices => Response {
+                ok: true,
+                notices: Some(
+                    self.dom0
+                        .notices
+                        .items()
+                        .iter()
+                        .map(|n| n.text.clone())
+                        .collect(),
+                ),
+                ..Response::default()
+            },
+            injected => self.inject(injected),
         }
     }
 }

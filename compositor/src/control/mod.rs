@@ -9,12 +9,22 @@
 //! ← {"ok":true,"screenshot":{"path":"/abs/shot.png","width":1280,"height":800}}
 //! → {"cmd":"qubes"}
 //! ← {"ok":true,"qubes":[{"name":"work","label":"blue","windows":1}]}
+//! → {"cmd":"click","x":300,"y":200}                 (also "pointer", "button", "scroll")
+//! ← {"ok":true}
+//! → {"cmd":"type","text":"hello"}                    (also "key" with an evdev keycode)
+//! ← {"ok":true}
+//! → {"cmd":"clipboard"}
+//! ← {"ok":true,"clipboard":{"pending":null,"source":"work","mime":"text/plain","bytes":5}}
+//! → {"cmd":"notices"}
+//! ← {"ok":true,"notices":["Copied 5 bytes text/plain from [work]"]}
 //! → nonsense
 //! ← {"ok":false,"error":"bad request: …"}
 //! ```
 //!
 //! The socket is created with mode 0600 in a 0700 directory: only dom0's user may connect.
-//! Requests never crash the compositor; a bad one gets an error response.
+//! Requests never crash the compositor; a bad one gets an error response. Injected input
+//! (`key`, `type`, `pointer`, `button`, `click`, `scroll`) goes through exactly the decisions
+//! real input goes through ([`crate::input::route`]).
 
 pub mod server;
 
@@ -40,6 +50,70 @@ pub enum Request {
     },
     /// The qubes dom0 knows.
     Qubes,
+    /// A key press or release, by evdev code (`KEY_A` is 30). Goes through the same
+    /// decisions as a real key: to the focused qube only, dom0's shortcuts to none.
+    Key {
+        /// evdev key code.
+        keycode: u32,
+        /// Pressed or released.
+        pressed: bool,
+    },
+    /// Types text through dom0's keymap: press and release per character, Shift where the
+    /// keymap needs it. Characters the keymap cannot type are refused (nothing is typed).
+    Type {
+        /// At most [`MAX_TYPE_CHARS`] characters.
+        text: String,
+    },
+    /// Moves the pointer to an absolute output position.
+    Pointer {
+        /// Output x.
+        x: i32,
+        /// Output y.
+        y: i32,
+    },
+    /// A pointer button press or release (evdev `BTN_*`, `BTN_LEFT` is 272).
+    Button {
+        /// evdev button code.
+        button: u32,
+        /// Pressed or released.
+        pressed: bool,
+    },
+    /// Moves the pointer to (x, y), then presses and releases a button there
+    /// (`BTN_LEFT` unless given).
+    Click {
+        /// Output x.
+        x: i32,
+        /// Output y.
+        y: i32,
+        /// evdev button code.
+        #[serde(default)]
+        button: Option<u32>,
+    },
+    /// A vertical wheel scroll of `detents` clicks (positive: down).
+    Scroll {
+        /// Wheel clicks.
+        detents: i32,
+    },
+    /// What dom0's clipboard buffer holds (source, MIME type, size; never the bytes).
+    Clipboard,
+    /// The notices on screen now, oldest first.
+    Notices,
+}
+
+/// Longest text one `type` request may carry, in characters.
+pub const MAX_TYPE_CHARS: usize = 4096;
+
+/// dom0's clipboard as the control socket reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClipboardInfo {
+    /// The qube a copy request is waiting for.
+    pub pending: Option<String>,
+    /// The qube the held data came from (`None`: the buffer is empty).
+    pub source: Option<String>,
+    /// Its MIME type.
+    pub mime: Option<String>,
+    /// How many bytes are held.
+    pub bytes: usize,
 }
 
 /// One window as the control socket reports it.
@@ -110,6 +184,12 @@ pub struct Response {
     /// For `screenshot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<ScreenshotInfo>,
+    /// For `clipboard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipboard: Option<Box<ClipboardInfo>>,
+    /// For `notices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices: Option<Vec<String>>,
 }
 
 impl Response {
@@ -147,6 +227,10 @@ pub fn send_requests(
 }
 
 /// Parses one request line (without its newline).
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response line itself, made once per bad request"
+)]
 pub fn parse_request(line: &[u8]) -> Result<Request, Response> {
     let text = std::str::from_utf8(line).map_err(|_| Response::error("bad request: not UTF-8"))?;
     serde_json::from_str(text.trim()).map_err(|e| Response::error(format!("bad request: {e}")))
@@ -181,6 +265,17 @@ pub fn list_windows(desktop: &Desktop) -> Vec<WindowInfo> {
         .collect()
 }
 
+/// What the clipboard holds, without the bytes.
+pub fn clipboard_info(dom0: &crate::state::Dom0) -> ClipboardInfo {
+    let held = dom0.clipboard.held();
+    ClipboardInfo {
+        pending: dom0.clipboard.pending().map(|(q, _)| dom0.qube_name(q)),
+        source: held.map(|h| dom0.qube_name(h.source)),
+        mime: held.map(|h| h.mime.clone()),
+        bytes: held.map_or(0, crate::clipboard::Held::len),
+    }
+}
+
 /// The qubes dom0 knows.
 pub fn list_qubes(desktop: &Desktop) -> Vec<QubeInfo> {
     desktop
@@ -205,6 +300,25 @@ mod tests {
         );
         assert_eq!(parse_request(br#" {"cmd":"qubes"} "#), Ok(Request::Qubes));
         assert_eq!(
+            parse_request(br#"{"cmd":"key","keycode":30,"pressed":true}"#),
+            Ok(Request::Key {
+                keycode: 30,
+                pressed: true
+            })
+        );
+        assert_eq!(
+            parse_request(br#"{"cmd":"click","x":1,"y":2}"#),
+            Ok(Request::Click {
+                x: 1,
+                y: 2,
+                button: None
+            })
+        );
+        assert_eq!(
+            parse_request(br#"{"cmd":"type","text":"hi"}"#),
+            Ok(Request::Type { text: "hi".into() })
+        );
+        assert_eq!(
             parse_request(br#"{"cmd":"screenshot","path":"/tmp/x.png"}"#),
             Ok(Request::Screenshot {
                 path: "/tmp/x.png".into()
@@ -215,6 +329,8 @@ mod tests {
             b"",
             b"{}",
             br#"{"cmd":"reboot"}"#,
+            br#"{"cmd":"key","keycode":-1,"pressed":true}"#,
+            br#"{"cmd":"pointer","x":1}"#,
             b"\xff",
         ] {
             let r = parse_request(bad).unwrap_err();

@@ -23,6 +23,7 @@ use bulkhead_shm_transport::{
 use crate::desktop::{
     ModelEvent, Point, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
 };
+use crate::input::route::QubeInput;
 use crate::render::content::{ContentError, FrameSource, PixelFormat};
 use crate::state::{Dom0, FrameError};
 
@@ -30,10 +31,11 @@ use crate::state::{Dom0, FrameError};
 const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD;
 /// Messages handled per wake-up before the loop serves others (the rest come next turn).
 pub const BATCH: usize = 1024;
-/// Sustained message rate a qube may keep up (per second), and the burst above it.
-pub const RATE_PER_SECOND: f64 = 20_000.0;
-/// Burst allowance of the rate limit.
-pub const RATE_BURST: f64 = 40_000.0;
+/// Sustained message rate a qube may keep up (per second). A busy agent sends a few
+/// thousand: 30 windows at 60 frames per second are 1,800 damage messages.
+pub const RATE_PER_SECOND: f64 = 5_000.0;
+/// Burst allowance of the rate limit (a burst of window creation at start-up).
+pub const RATE_BURST: f64 = 10_000.0;
 
 /// Why a connection is closed. Every variant but [`Violation::Dom0`] is the qube's doing
 /// (logged at `warn!`).
@@ -82,6 +84,23 @@ pub enum Violation {
     /// Over the message-rate limit.
     #[error("more than {RATE_PER_SECOND} messages per second")]
     Flood,
+    /// A second frame for a window before dom0 acknowledged the first.
+    #[error("frame {serial} of window {window} sent before the previous one was acknowledged")]
+    FrameInFlight {
+        /// The qube's window id.
+        window: u32,
+        /// The frame's serial.
+        serial: u32,
+    },
+    /// The qube's windows would need more dom0 pixel memory than its whole arena: a
+    /// well-behaved agent's current frames all live in its arena at once.
+    #[error("windows need {needed} bytes of pixels, over the qube's budget of {budget}")]
+    PixelBudget {
+        /// Bytes all of the qube's current frames would take.
+        needed: u64,
+        /// The qube's arena size.
+        budget: u64,
+    },
     /// The agent closed its setup socket (it exited): not a violation.
     #[error("the agent hung up")]
     HungUp,
@@ -153,6 +172,9 @@ pub struct Connection {
     to_wire: HashMap<WindowId, WireId>,
     /// Size dom0 last configured a window to, when it differed from the guest's.
     configured: HashMap<WireId, Size>,
+    /// Bytes of dom0's copy of each window's current frame, and their sum.
+    frame_bytes: HashMap<WireId, u64>,
+    total_frame_bytes: u64,
     pending_frames: Vec<PendingFrame>,
     next_configure_serial: u32,
     budget: RateBudget,
@@ -168,6 +190,8 @@ impl Connection {
             to_model: HashMap::new(),
             to_wire: HashMap::new(),
             configured: HashMap::new(),
+            frame_bytes: HashMap::new(),
+            total_frame_bytes: 0,
             pending_frames: Vec::new(),
             next_configure_serial: 1,
             budget: RateBudget::new(),
@@ -215,6 +239,76 @@ impl Connection {
             .map_err(|e| Violation::Dom0(format!("encoding {message:?}: {e}")))?;
         self.endpoint.send(&wire)?;
         Ok(())
+    }
+
+    /// Sends a message carrying clipboard data; the encoded copy is wiped once queued.
+    pub fn send_secret(&mut self, message: &Dom0Message) -> Result<(), Violation> {
+        let mut wire = message
+            .encode_to_vec()
+            .map_err(|e| Violation::Dom0(format!("encoding a {}: {e}", message.message_type())))?;
+        let sent = self.endpoint.send(&wire);
+        crate::clipboard::wipe(&mut wire);
+        sent?;
+        Ok(())
+    }
+
+    /// Sends an input event dom0 decided this qube gets. Events for windows the qube no
+    /// longer has are dropped (they raced with its `Destroy`).
+    pub fn send_input(&mut self, input: &QubeInput, time_ms: u32) -> Result<(), Violation> {
+        let wire = |w| self.wire_of(self.qube, w);
+        let message = match *input {
+            QubeInput::Key { keycode, pressed } => Dom0Message::Key {
+                time_ms,
+                keycode,
+                pressed,
+            },
+            QubeInput::PointerEnter { window, x, y } => match wire(window) {
+                Some(window) => Dom0Message::PointerEnter { window, x, y },
+                None => return Ok(()),
+            },
+            QubeInput::PointerLeave { window } => match wire(window) {
+                Some(window) => Dom0Message::PointerLeave { window },
+                None => return Ok(()),
+            },
+            QubeInput::PointerMotion { window, x, y } => match wire(window) {
+                Some(window) => Dom0Message::PointerMotion {
+                    window,
+                    time_ms,
+                    x,
+                    y,
+                },
+                None => return Ok(()),
+            },
+            QubeInput::PointerButton {
+                window,
+                button,
+                pressed,
+            } => match wire(window) {
+                Some(window) => Dom0Message::PointerButton {
+                    window,
+                    time_ms,
+                    button,
+                    pressed,
+                },
+                None => return Ok(()),
+            },
+            QubeInput::PointerAxis {
+                window,
+                axis,
+                value,
+                discrete_120,
+            } => match wire(window) {
+                Some(window) => Dom0Message::PointerAxis {
+                    window,
+                    time_ms,
+                    axis,
+                    value,
+                    discrete_120,
+                },
+                None => return Ok(()),
+            },
+        };
+        self.send(&message)
     }
 
     /// After dom0 drew a frame: acknowledges every frame taken since, so the agent may reuse
@@ -281,11 +375,18 @@ impl Connection {
                     refresh_mhz: 60_000,
                 };
                 let capabilities = negotiate_capabilities(DOM0_CAPABILITIES, *capabilities);
-                return self.send(&Dom0Message::HelloAck {
+                self.send(&Dom0Message::HelloAck {
                     version,
                     capabilities,
                     output,
-                });
+                })?;
+                // dom0's keymap, so the qube's apps read keys as dom0 does.
+                if let Some(k) = &dom0.keyboard {
+                    self.send(&Dom0Message::Keymap {
+                        xkb_text: k.keymap_text().to_owned(),
+                    })?;
+                }
+                return Ok(());
             }
             (Phase::AwaitingHello, _) => return Err(Violation::Handshake("message before hello")),
             (Phase::Ready(_), AgentMessage::Hello { .. }) => {
@@ -293,7 +394,13 @@ impl Connection {
             }
             (Phase::Ready(v), _) => v,
         };
-        tracing::trace!(qube = ?self.qube, ?version, ?message, "from qube");
+        match &message {
+            // Clipboard bytes never go to the log.
+            AgentMessage::ClipboardData { serial, mime, data } => {
+                tracing::trace!(qube = ?self.qube, serial, mime, len = data.len(), "clipboard data from qube");
+            }
+            _ => tracing::trace!(qube = ?self.qube, ?version, ?message, "from qube"),
+        }
         match message {
             AgentMessage::Hello { .. } => unreachable!("handled above"),
             AgentMessage::CreateWindow { window, kind, size } => {
@@ -340,6 +447,8 @@ impl Connection {
                             self.to_model.remove(&w);
                             self.configured.remove(&w);
                             self.pending_frames.retain(|f| f.window != w);
+                            let freed = self.frame_bytes.remove(&w).unwrap_or(0);
+                            self.total_frame_bytes -= freed;
                         }
                     }
                 }
@@ -371,17 +480,13 @@ impl Connection {
                 self.model_of(window)?;
                 tracing::debug!(qube = ?self.qube, ?message, "window-state wish not acted on");
             }
-            // dom0 never asked: clipboard data is dropped unread (DESIGN.md).
-            AgentMessage::ClipboardData {
-                serial,
-                ref mime,
-                ref data,
-            } => {
-                tracing::warn!(qube = ?self.qube, serial, mime, len = data.len(),
-                    "unrequested clipboard data dropped");
+            // Accepted only as the answer to the latest gesture's request to this qube
+            // (dom0's clipboard checks); anything else is dropped there, unread.
+            AgentMessage::ClipboardData { serial, mime, data } => {
+                dom0.clipboard_answer(self.qube, serial, Some((mime, data)));
             }
             AgentMessage::ClipboardEmpty { serial } => {
-                tracing::warn!(qube = ?self.qube, serial, "unrequested clipboard answer dropped");
+                dom0.clipboard_answer(self.qube, serial, None);
             }
         }
         Ok(())
@@ -398,13 +503,30 @@ impl Connection {
         rects: &[WireRect],
     ) -> Result<(), Violation> {
         let id = self.model_of(window)?;
+        if self.pending_frames.iter().any(|f| f.window == window) {
+            return Err(Violation::FrameInFlight {
+                window: window.get(),
+                serial,
+            });
+        }
         let region = self
             .endpoint
             .arena()
             .region(buffer.offset, buffer.byte_len())?;
+        // dom0 keeps a packed copy of each window's current frame: all of them together
+        // may not exceed the arena they are copied from.
+        let bytes = u64::from(buffer.width) * u64::from(buffer.height) * 4;
+        let old = self.frame_bytes.get(&window).copied().unwrap_or(0);
+        let needed = self.total_frame_bytes - old + bytes;
+        let budget = self.endpoint.arena().size();
+        if needed > budget {
+            return Err(Violation::PixelBudget { needed, budget });
+        }
         let frame = ArenaFrame { region, buffer };
         let damage: Vec<Rect> = rects.iter().map(model_rect).collect();
         let shown = dom0.commit_frame(self.qube, id, frame, &damage)?;
+        self.frame_bytes.insert(window, bytes);
+        self.total_frame_bytes = needed;
         self.pending_frames.push(PendingFrame { window, serial });
         // The model cuts a window too big for the output: tell the guest the size it got.
         let asked = model_size(WireSize {

@@ -22,12 +22,16 @@ use std::path::{Path, PathBuf};
 use bulkhead_border_theme::QubeName;
 use bulkhead_shm_transport::{Config, Endpoint, send_handoff};
 use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::ping::{Ping, make_ping};
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction, RegistrationToken};
 
 pub use connection::{BATCH, Connection, RATE_BURST, RATE_PER_SECOND, Violation};
 
 use crate::control::server::{ControlError, bind_private_socket};
+use bulkhead_protocol::Dom0Message;
+
 use crate::desktop::{ModelEvent, QubeId};
+use crate::input::route::QubeInput;
 use crate::state::State;
 
 /// `qube-<name>.sock` in `dir`: where the agent of qube `name` connects.
@@ -51,6 +55,10 @@ pub struct QubeLinks {
     links: HashMap<QubeId, Link>,
     sockets: Vec<(QubeId, PathBuf, RegistrationToken)>,
     handle: Option<LoopHandle<'static, State>>,
+    /// Qubes with work left over from their last turn (more than a batch of messages), and
+    /// the ping that wakes the loop to serve them: their doorbell will not ring for it.
+    unfinished: Vec<QubeId>,
+    wake: Option<Ping>,
 }
 
 impl QubeLinks {
@@ -61,6 +69,8 @@ impl QubeLinks {
             links: HashMap::new(),
             sockets: Vec::new(),
             handle: None,
+            unfinished: Vec::new(),
+            wake: None,
         }
     }
 
@@ -77,6 +87,15 @@ impl QubeLinks {
         qubes: &[(QubeId, QubeName)],
     ) -> Result<(), ControlError> {
         self.handle = Some(handle.clone());
+        let (wake, woken) = make_ping().map_err(|_| ControlError::EventLoop)?;
+        handle
+            .insert_source(woken, |(), (), state: &mut State| {
+                for qube in std::mem::take(&mut state.qubes.unfinished) {
+                    state.service_qube(qube);
+                }
+            })
+            .map_err(|_| ControlError::EventLoop)?;
+        self.wake = Some(wake);
         for (qube, name) in qubes {
             let path = socket_path(dir, name);
             let listener = bind_private_socket(&path)?;
@@ -94,6 +113,41 @@ impl QubeLinks {
             self.sockets.push((qube, path, token));
         }
         Ok(())
+    }
+
+    /// The event loop the qubes are served on (none before [`QubeLinks::listen`]).
+    pub fn loop_handle(&self) -> Option<LoopHandle<'static, State>> {
+        self.handle.clone()
+    }
+
+    /// Sends one message to `qube`, if it is connected (otherwise nothing happens: a qube
+    /// without a connection has no windows to get input or gestures in).
+    pub fn send(&mut self, qube: QubeId, message: &Dom0Message) -> Result<(), Violation> {
+        match self.links.get_mut(&qube) {
+            Some(link) => link.connection.send(message),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`QubeLinks::send`], and the encoded copy is wiped after it was queued.
+    pub fn send_secret(&mut self, qube: QubeId, message: &Dom0Message) -> Result<(), Violation> {
+        match self.links.get_mut(&qube) {
+            Some(link) => link.connection.send_secret(message),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends one input event dom0 decided `qube` gets.
+    pub fn send_input(
+        &mut self,
+        qube: QubeId,
+        input: &QubeInput,
+        time_ms: u32,
+    ) -> Result<(), Violation> {
+        match self.links.get_mut(&qube) {
+            Some(link) => link.connection.send_input(input, time_ms),
+            None => Ok(()),
+        }
     }
 
     /// Hands the model's events to the qubes they concern.
@@ -249,8 +303,11 @@ impl State {
         match result {
             Ok(false) => {}
             Ok(true) => {
-                if let Some(handle) = &self.qubes.handle {
-                    handle.insert_idle(move |state| state.service_qube(qube));
+                if !self.qubes.unfinished.contains(&qube) {
+                    self.qubes.unfinished.push(qube);
+                }
+                if let Some(wake) = &self.qubes.wake {
+                    wake.ping();
                 }
             }
             Err(v) => self.disconnect(qube, &v),
@@ -272,6 +329,9 @@ impl State {
             handle.remove(link.socket);
         }
         drop(link);
+        self.dom0.clipboard.qube_gone(qube);
+        self.dom0.input.pointer_in = self.dom0.input.pointer_in.filter(|(q, _)| *q != qube);
+        self.dom0.input.held.retain(|(_, q, _)| *q != qube);
         self.dom0.qube_disconnected(qube);
     }
 }

@@ -5,9 +5,11 @@
 //! The underlay means a window's content area only ever shows that window's own pixels
 //! (a translucent guest cannot show another qube's pixels inside its own frame). The frame is
 //! drawn after (above) its own content, and every higher window after that, so no guest
-//! pixel ever covers its own or a higher window's frame.
+//! pixel ever covers its own or a higher window's frame. dom0's notices ([`notice`]) are
+//! drawn in front of everything.
 
 pub mod content;
+pub mod notice;
 pub mod text;
 
 use std::collections::HashMap;
@@ -23,6 +25,7 @@ use smithay::backend::renderer::{Color32F, ImportMem, Renderer};
 use smithay::utils::{Logical, Physical, Point as SPoint, Rectangle, Transform};
 
 use crate::desktop::{Desktop, Rect, WindowId};
+use crate::notice::NoticeView;
 use content::{ContentSource, WindowContent};
 use text::TitleFont;
 
@@ -105,6 +108,8 @@ pub struct Scene {
     host_agents: bool,
     contents: HashMap<WindowId, WindowContent>,
     visuals: HashMap<WindowId, WindowVisuals>,
+    notices: Vec<NoticeView>,
+    notice_visuals: Vec<notice::NoticeVisual>,
 }
 
 impl Scene {
@@ -115,7 +120,14 @@ impl Scene {
             host_agents,
             contents: HashMap::new(),
             visuals: HashMap::new(),
+            notices: Vec::new(),
+            notice_visuals: Vec::new(),
         }
+    }
+
+    /// The dom0 notices to draw above everything from the next frame on.
+    pub fn set_notices(&mut self, notices: Vec<NoticeView>) {
+        self.notices = notices;
     }
 
     /// Sets or replaces a window's pixels.
@@ -150,7 +162,15 @@ impl Scene {
     {
         let frames = desktop.visible_frames();
         self.visuals.retain(|id, _| desktop.window(*id).is_some());
-        let mut out = Vec::with_capacity(frames.len() * 8);
+        // dom0's notices first: in front of every guest window.
+        let mut out = notice::elements(
+            renderer,
+            &self.font,
+            &mut self.notice_visuals,
+            &self.notices,
+            desktop.output(),
+        );
+        out.reserve(frames.len() * 8);
         for (window, geo) in frames.iter().rev() {
             let Some(qube) = desktop.qube(window.qube()) else {
                 tracing::error!(window = ?window.id(), "window without a qube is not drawn");

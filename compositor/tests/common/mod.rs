@@ -5,6 +5,8 @@
     reason = "each test file uses a different part of the fixture"
 )]
 
+pub mod session;
+
 use std::path::PathBuf;
 
 use bulkhead_border_theme::{Label, QubeName, Rgb, Theme};

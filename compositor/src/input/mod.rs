@@ -1,13 +1,25 @@
-//! dom0's input decisions, as pure functions over a small state, and the thin shell that
-//! feeds them from the nested backend's events.
+//! dom0's input: pure decisions over a small state, then a thin shell that sends what was
+//! decided.
 //!
-//! dom0 consumes button presses (focus and raise), Super+drag (move), Super+Tab (cycle
-//! focus), Super+Shift+Q (close) and Ctrl+Shift+C/V (the mediated clipboard, later); every
-//! other key is for the focused window's qube and no other ([`KeyAction::ToQube`]). Sending
-//! it there is the connection handler's job (next issue).
+//! - this module: what a key or button *means* ([`key_action`], [`button_action`]);
+//! - [`route`]: one raw event (from a backend or the control socket: the same path) turned
+//!   into [`route::Effect`]s: messages for exactly one qube, dom0 shortcuts, clipboard
+//!   gestures. Keys go only to the focused window's qube; pointer events only to the qube
+//!   whose window content is under the pointer, never during dom0's Super+drag;
+//! - [`keyboard`]: dom0's xkb keymap and modifier state (the keymap text qubes are sent,
+//!   the modifier masks, text → key codes for the control socket's `type`);
+//! - [`shell`]: `State::input`, which feeds an event through [`route`] and sends the
+//!   effects over the qubes' connections.
+//!
+//! dom0 consumes button presses on frames (focus and raise), Super+drag (move), Super+Tab
+//! (cycle focus), Super+Shift+Q (close) and Ctrl+Shift+C/V (the mediated clipboard); a qube
+//! never sees those keys, their releases included, nor the Super key.
 
-use crate::desktop::{ClickOutcome, Point, QubeId};
-use crate::state::Dom0;
+pub mod keyboard;
+pub mod route;
+pub mod shell;
+
+use crate::desktop::{Point, QubeId, WindowId};
 
 /// Linux evdev code of the left mouse button.
 pub const BTN_LEFT: u32 = 0x110;
@@ -39,6 +51,11 @@ pub struct InputState {
     pub shift_held: bool,
     /// Keys whose press dom0 kept (a shortcut): their release is kept too.
     swallowed: Vec<u32>,
+    /// The window whose content the pointer is in, as last told to its qube.
+    pub pointer_in: Option<(QubeId, WindowId)>,
+    /// Buttons whose press a qube got: the release goes to the same window (so no button
+    /// stays stuck in a client), and to no other.
+    pub held: Vec<(u32, QubeId, WindowId)>,
 }
 
 /// What a pointer button does.
@@ -132,84 +149,55 @@ pub fn key_action(
     }
 }
 
-/// Applies a key decision to the model. Returns whether anything changed.
-pub fn apply_key(dom0: &mut Dom0, action: KeyAction) -> bool {
-    match action {
-        KeyAction::FocusNext => dom0.desktop.focus_next().is_some(),
-        KeyAction::CloseFocused => {
-            let focused = dom0.desktop.focused();
-            focused
-                .and_then(|w| dom0.desktop.request_close(w))
-                .is_some()
-        }
-        KeyAction::ClipboardCopy | KeyAction::ClipboardPaste => {
-            tracing::debug!(
-                ?action,
-                "clipboard gesture (the mediated clipboard comes later)"
-            );
-            false
-        }
-        // Forwarding to the qube is the connection handler's (next issue).
-        KeyAction::ToQube(_) | KeyAction::Drop => false,
-    }
-}
-
-/// Applies a button decision to the model. Returns whether anything changed.
-pub fn apply_button(dom0: &mut Dom0, action: ButtonAction) -> bool {
-    match action {
-        ButtonAction::Click(at) => matches!(dom0.desktop.click(at), ClickOutcome::Window { .. }),
-        ButtonAction::BeginMove(at) => dom0.desktop.begin_move(at).is_some(),
-        ButtonAction::EndMove => {
-            dom0.desktop.end_move();
-            false
-        }
-        ButtonAction::None => false,
-    }
-}
-
-/// Feeds one nested-backend input event through the decisions. Returns whether to redraw.
+/// One nested-backend input event as dom0's [`route::RawInput`] (then handled exactly like
+/// injected input).
 #[cfg(feature = "winit")]
-pub fn handle_winit_input(
-    dom0: &mut Dom0,
+pub fn from_winit(
     output: crate::desktop::Size,
     event: smithay::backend::input::InputEvent<smithay::backend::winit::WinitInput>,
-) -> bool {
+) -> Option<route::RawInput> {
     use smithay::backend::input::{
-        AbsolutePositionEvent, ButtonState, InputEvent, KeyState, KeyboardKeyEvent,
-        PointerButtonEvent,
+        AbsolutePositionEvent, Axis, ButtonState, InputEvent, KeyState, KeyboardKeyEvent,
+        PointerAxisEvent, PointerButtonEvent,
     };
     match event {
         InputEvent::PointerMotionAbsolute { event } => {
             let p = event.position_transformed((output.w, output.h).into());
-            dom0.input.pointer = Point::new(saturate(p.x), saturate(p.y));
-            dom0.desktop.update_move(dom0.input.pointer)
+            Some(route::RawInput::PointerTo(Point::new(
+                saturate(p.x),
+                saturate(p.y),
+            )))
         }
-        InputEvent::PointerButton { event } => {
-            let pressed = event.state() == ButtonState::Pressed;
-            let action = button_action(
-                &dom0.input,
-                event.button_code(),
-                pressed,
-                dom0.desktop.is_moving(),
-            );
-            apply_button(dom0, action)
+        InputEvent::PointerButton { event } => Some(route::RawInput::Button {
+            button: event.button_code(),
+            pressed: event.state() == ButtonState::Pressed,
+        }),
+        InputEvent::Keyboard { event } => Some(route::RawInput::Key {
+            keycode: event.key_code().raw(),
+            pressed: event.state() == KeyState::Pressed,
+        }),
+        InputEvent::PointerAxis { event } => {
+            let (axis, wire) = if event.amount(Axis::Vertical).is_some()
+                || event.amount_v120(Axis::Vertical).is_some()
+            {
+                (Axis::Vertical, bulkhead_protocol::Axis::Vertical)
+            } else {
+                (Axis::Horizontal, bulkhead_protocol::Axis::Horizontal)
+            };
+            let v120 = event.amount_v120(axis).unwrap_or(0.0);
+            let value = event.amount(axis).unwrap_or(v120 / 120.0 * 15.0);
+            let clamp = |v: f64, max: i32| saturate(v).clamp(-max, max);
+            Some(route::RawInput::Axis {
+                axis: wire,
+                value: clamp(value * 256.0, bulkhead_protocol::MAX_AXIS_VALUE),
+                discrete_120: clamp(v120, bulkhead_protocol::MAX_AXIS_DISCRETE_120),
+            })
         }
-        InputEvent::Keyboard { event } => {
-            let code = event.key_code().raw();
-            let focused = dom0.desktop.focused_qube();
-            let action = key_action(
-                &mut dom0.input,
-                focused,
-                code,
-                event.state() == KeyState::Pressed,
-            );
-            apply_key(dom0, action)
-        }
-        _ => false,
+        _ => None,
     }
 }
 
-/// A float pointer coordinate as whole pixels (saturating; NaN is 0).
+/// A float as a whole number (saturating; NaN is 0).
 #[cfg(feature = "winit")]
 #[allow(
     clippy::cast_possible_truncation,

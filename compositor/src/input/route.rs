@@ -1,0 +1,547 @@
+//! Where one input event goes, decided purely over the model and dom0's input state.
+//!
+//! Real input (the nested backend) and injected input (the control socket) both come here
+//! as a [`RawInput`]; the result is a list of [`Effect`]s the shell carries out. The rules:
+//! - a key goes to the focused window's qube, or nowhere; dom0's shortcuts (Super+…,
+//!   Ctrl+Shift+C/V), their releases and the Super keys go to no qube;
+//! - pointer events go to the qube whose window *content* is under the pointer (frames and
+//!   the background are dom0's), as enter/motion/leave relative to that content; none while
+//!   dom0 moves a window (Super+drag);
+//! - a button press focuses and raises (dom0's click-to-focus) and then reaches the window
+//!   under the pointer; its release goes to the window that got the press.
+
+use bulkhead_protocol::{Axis, FIXED_ONE, MAX_KEYCODE};
+
+use super::{ButtonAction, InputState, KeyAction, button_action, key_action};
+use crate::desktop::{Desktop, HitPart, Point, QubeId, WindowId};
+
+/// xkb key codes are evdev codes plus 8.
+pub const XKB_OFFSET: u32 = 8;
+
+/// One input event as dom0 receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawInput {
+    /// A key, by xkb key code (evdev + 8).
+    Key {
+        /// xkb key code.
+        keycode: u32,
+        /// Pressed or released.
+        pressed: bool,
+    },
+    /// The pointer is now at this output position.
+    PointerTo(Point),
+    /// A pointer button (evdev `BTN_*`).
+    Button {
+        /// evdev button code.
+        button: u32,
+        /// Pressed or released.
+        pressed: bool,
+    },
+    /// A scroll.
+    Axis {
+        /// Which axis.
+        axis: Axis,
+        /// Distance in 1/256 px.
+        value: i32,
+        /// Wheel detents × 120 (0 for continuous scrolling).
+        discrete_120: i32,
+    },
+}
+
+/// What one qube is sent. Window handles are dom0's; the connection maps them to the qube's
+/// own ids (and drops events for windows it no longer has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QubeInput {
+    /// A key, by evdev code.
+    Key {
+        /// evdev key code (at most [`MAX_KEYCODE`]).
+        keycode: u32,
+        /// Pressed or released.
+        pressed: bool,
+    },
+    /// The pointer entered a window's content at (x, y), 1/256 px from its top-left.
+    PointerEnter {
+        /// The window.
+        window: WindowId,
+        /// 1/256 px.
+        x: i32,
+        /// 1/256 px.
+        y: i32,
+    },
+    /// The pointer left a window's content.
+    PointerLeave {
+        /// The window.
+        window: WindowId,
+    },
+    /// The pointer moved inside a window's content.
+    PointerMotion {
+        /// The window.
+        window: WindowId,
+        /// 1/256 px.
+        x: i32,
+        /// 1/256 px.
+        y: i32,
+    },
+    /// A button over a window's content.
+    PointerButton {
+        /// The window.
+        window: WindowId,
+        /// evdev button code.
+        button: u32,
+        /// Pressed or released.
+        pressed: bool,
+    },
+    /// A scroll over a window's content.
+    PointerAxis {
+        /// The window.
+        window: WindowId,
+        /// Which axis.
+        axis: Axis,
+        /// 1/256 px.
+        value: i32,
+        /// Detents × 120.
+        discrete_120: i32,
+    },
+}
+
+/// What the shell does after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Send this to that qube (and to no other).
+    Send(QubeId, QubeInput),
+    /// Ctrl+Shift+C in this qube's window: ask it for its selection.
+    ClipboardCopy(QubeId),
+    /// Ctrl+Shift+V in this qube's window: paste dom0's buffer into it (if policy allows).
+    ClipboardPaste(QubeId),
+    /// The model changed (focus, stacking, a move): draw again.
+    Redraw,
+}
+
+/// Decides what `input` does: updates the model (dom0's own actions: focus, raise, move,
+/// close) and `state`, and returns what the shell must send or do.
+pub fn route(desktop: &mut Desktop, state: &mut InputState, input: RawInput) -> Vec<Effect> {
+    let mut out = Vec::new();
+    match input {
+        RawInput::Key { keycode, pressed } => key(desktop, state, keycode, pressed, &mut out),
+        RawInput::PointerTo(at) => {
+            state.pointer = at;
+            if desktop.is_moving() {
+                if desktop.update_move(at) {
+                    out.push(Effect::Redraw);
+                }
+            } else {
+                retarget(desktop, state, &mut out);
+            }
+        }
+        RawInput::Button { button, pressed } => {
+            button_event(desktop, state, button, pressed, &mut out)
+        }
+        RawInput::Axis {
+            axis,
+            value,
+            discrete_120,
+        } => {
+            if let (false, Some((qube, window))) = (desktop.is_moving(), state.pointer_in) {
+                out.push(Effect::Send(
+                    qube,
+                    QubeInput::PointerAxis {
+                        window,
+                        axis,
+                        value,
+                        discrete_120,
+                    },
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn key(
+    desktop: &mut Desktop,
+    state: &mut InputState,
+    keycode: u32,
+    pressed: bool,
+    out: &mut Vec<Effect>,
+) {
+    let focused = desktop.focused_qube();
+    match key_action(state, focused, keycode, pressed) {
+        KeyAction::ToQube(qube) => {
+            if let Some(evdev) = keycode
+                .checked_sub(XKB_OFFSET)
+                .filter(|c| *c <= MAX_KEYCODE)
+            {
+                out.push(Effect::Send(
+                    qube,
+                    QubeInput::Key {
+                        keycode: evdev,
+                        pressed,
+                    },
+                ));
+            }
+        }
+        KeyAction::FocusNext => {
+            if desktop.focus_next().is_some() {
+                out.push(Effect::Redraw);
+            }
+        }
+        KeyAction::CloseFocused => {
+            if let Some(w) = desktop.focused() {
+                desktop.request_close(w);
+            }
+        }
+        KeyAction::ClipboardCopy => out.extend(focused.map(Effect::ClipboardCopy)),
+        KeyAction::ClipboardPaste => out.extend(focused.map(Effect::ClipboardPaste)),
+        KeyAction::Drop => {}
+    }
+}
+
+fn button_event(
+    desktop: &mut Desktop,
+    state: &mut InputState,
+    button: u32,
+    pressed: bool,
+    out: &mut Vec<Effect>,
+) {
+    match button_action(state, button, pressed, desktop.is_moving()) {
+        ButtonAction::Click(at) => {
+            if matches!(
+                desktop.click(at),
+                crate::desktop::ClickOutcome::Window { .. }
+            ) {
+                out.push(Effect::Redraw);
+            }
+            // Raising may have changed what is under the pointer.
+            retarget(desktop, state, out);
+            if let Some((qube, window)) = state.pointer_in {
+                if !state.held.iter().any(|(b, ..)| *b == button) {
+                    state.held.push((button, qube, window));
+                }
+                out.push(Effect::Send(
+                    qube,
+                    QubeInput::PointerButton {
+                        window,
+                        button,
+                        pressed: true,
+                    },
+                ));
+            }
+        }
+        ButtonAction::BeginMove(at) => {
+            if desktop.begin_move(at).is_some() {
+                out.push(Effect::Redraw);
+                // The pointer is dom0's until the move ends.
+                leave(state, out);
+            }
+        }
+        ButtonAction::EndMove => {
+            desktop.end_move();
+            release(state, button, out);
+            retarget(desktop, state, out);
+        }
+        ButtonAction::None if !pressed => release(state, button, out),
+        ButtonAction::None => {}
+    }
+}
+
+/// A release goes to the window that got the press, if it still exists.
+fn release(state: &mut InputState, button: u32, out: &mut Vec<Effect>) {
+    if let Some(i) = state.held.iter().position(|(b, ..)| *b == button) {
+        let (_, qube, window) = state.held.swap_remove(i);
+        out.push(Effect::Send(
+            qube,
+            QubeInput::PointerButton {
+                window,
+                button,
+                pressed: false,
+            },
+        ));
+    }
+}
+
+fn leave(state: &mut InputState, out: &mut Vec<Effect>) {
+    if let Some((qube, window)) = state.pointer_in.take() {
+        out.push(Effect::Send(qube, QubeInput::PointerLeave { window }));
+    }
+}
+
+/// The window whose content is under `at`, with the position relative to that content in
+/// 1/256 px.
+pub fn content_under(desktop: &Desktop, at: Point) -> Option<(QubeId, WindowId, i32, i32)> {
+    let (window, part) = desktop.window_at(at)?;
+    if part != HitPart::Content {
+        return None;
+    }
+    let qube = desktop.window(window)?.qube();
+    let c = desktop.content_rect(window)?;
+    let fixed = |v: i32, origin: i32| v.saturating_sub(origin).saturating_mul(FIXED_ONE);
+    Some((qube, window, fixed(at.x, c.x), fixed(at.y, c.y)))
+}
+
+/// Sends enter/leave/motion for the pointer's current position.
+fn retarget(desktop: &Desktop, state: &mut InputState, out: &mut Vec<Effect>) {
+    let under = content_under(desktop, state.pointer);
+    match under {
+        Some((qube, window, x, y)) if state.pointer_in == Some((qube, window)) => {
+            out.push(Effect::Send(
+                qube,
+                QubeInput::PointerMotion { window, x, y },
+            ));
+        }
+        Some((qube, window, x, y)) => {
+            leave(state, out);
+            state.pointer_in = Some((qube, window));
+            out.push(Effect::Send(qube, QubeInput::PointerEnter { window, x, y }));
+        }
+        None => leave(state, out),
+    }
+}
+
+/// The model changed under a still pointer (a window appeared, went or moved): tell the
+/// qubes where the pointer is now. Nothing while dom0 moves a window.
+pub fn pointer_refresh(desktop: &Desktop, state: &mut InputState) -> Vec<Effect> {
+    let mut out = Vec::new();
+    if desktop.is_moving() {
+        return out;
+    }
+    let under = content_under(desktop, state.pointer).map(|(q, w, ..)| (q, w));
+    if under != state.pointer_in {
+        retarget(desktop, state, &mut out);
+    }
+    // Releases for windows that are gone are not sent.
+    state.held.retain(|(_, q, w)| desktop.owns(*q, *w));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use bulkhead_border_theme::{Label, QubeName};
+
+    use super::*;
+    use crate::desktop::{FrameStyle, Size};
+    use crate::input::{BTN_LEFT, KEY_C, KEY_CTRL, KEY_SHIFT, KEY_SUPER};
+
+    /// Two qubes, one window each, side by side (b cascades over a's lower right).
+    fn setup() -> (Desktop, InputState, (QubeId, WindowId), (QubeId, WindowId)) {
+        let mut d = Desktop::new(Size::new(1280, 800), FrameStyle::default());
+        let qa = d
+            .add_qube(QubeName::new("work").unwrap(), Label::Blue)
+            .unwrap();
+        let qb = d
+            .add_qube(QubeName::new("untrusted").unwrap(), Label::Red)
+            .unwrap();
+        let a = d.create_toplevel(qa, Size::new(400, 300)).unwrap();
+        let b = d.create_toplevel(qb, Size::new(400, 300)).unwrap();
+        d.set_mapped(qa, a, true).unwrap();
+        d.set_mapped(qb, b, true).unwrap();
+        (d, InputState::default(), (qa, a), (qb, b))
+    }
+
+    fn sends(effects: &[Effect]) -> Vec<(QubeId, QubeInput)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send(q, i) => Some((*q, *i)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn key(d: &mut Desktop, s: &mut InputState, code: u32, pressed: bool) -> Vec<Effect> {
+        route(
+            d,
+            s,
+            RawInput::Key {
+                keycode: code,
+                pressed,
+            },
+        )
+    }
+
+    #[test]
+    fn keys_reach_only_the_focused_qube_as_evdev_codes() {
+        let (mut d, mut s, (qa, a), (qb, b)) = setup();
+        assert!(
+            sends(&key(&mut d, &mut s, 30 + 8, true)).is_empty(),
+            "no focus"
+        );
+        d.focus_and_raise(a);
+        assert_eq!(
+            sends(&key(&mut d, &mut s, 30 + 8, true)),
+            [(
+                qa,
+                QubeInput::Key {
+                    keycode: 30,
+                    pressed: true
+                }
+            )]
+        );
+        d.focus_and_raise(b);
+        assert_eq!(
+            sends(&key(&mut d, &mut s, 30 + 8, false)),
+            [(
+                qb,
+                QubeInput::Key {
+                    keycode: 30,
+                    pressed: false
+                }
+            )]
+        );
+        // Super never; the gesture's C neither, and it becomes a copy of b's qube.
+        assert!(sends(&key(&mut d, &mut s, KEY_SUPER[0], true)).is_empty());
+        assert!(sends(&key(&mut d, &mut s, KEY_SUPER[0], false)).is_empty());
+        key(&mut d, &mut s, KEY_CTRL[0], true);
+        key(&mut d, &mut s, KEY_SHIFT[0], true);
+        assert_eq!(
+            key(&mut d, &mut s, KEY_C, true),
+            [Effect::ClipboardCopy(qb)]
+        );
+        assert!(key(&mut d, &mut s, KEY_C, false).is_empty());
+    }
+
+    #[test]
+    fn pointer_events_go_to_the_content_under_the_pointer() {
+        let (mut d, mut s, (qa, a), (qb, b)) = setup();
+        let ca = d.content_rect(a).unwrap();
+        let at = Point::new(ca.x + 3, ca.y + 4);
+        assert_eq!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(at))),
+            [(
+                qa,
+                QubeInput::PointerEnter {
+                    window: a,
+                    x: 3 * 256,
+                    y: 4 * 256
+                }
+            )]
+        );
+        let at = Point::new(ca.x + 5, ca.y + 4);
+        assert_eq!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(at))),
+            [(
+                qa,
+                QubeInput::PointerMotion {
+                    window: a,
+                    x: 5 * 256,
+                    y: 4 * 256
+                }
+            )]
+        );
+        // a's title bar is dom0's: a leaves, nobody enters.
+        let bar = d.frame(a).unwrap().title_bar.unwrap();
+        assert_eq!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(bar.loc()))),
+            [(qa, QubeInput::PointerLeave { window: a })]
+        );
+        let cb = d.content_rect(b).unwrap();
+        let inside_b = Point::new(cb.x + cb.w - 1, cb.y + cb.h - 1);
+        assert_eq!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(inside_b))),
+            [(
+                qb,
+                QubeInput::PointerEnter {
+                    window: b,
+                    x: (cb.w - 1) * 256,
+                    y: (cb.h - 1) * 256
+                }
+            )]
+        );
+        let scroll = RawInput::Axis {
+            axis: Axis::Vertical,
+            value: 10,
+            discrete_120: 120,
+        };
+        assert!(matches!(
+            sends(&route(&mut d, &mut s, scroll))[..],
+            [(q, QubeInput::PointerAxis { window, .. })] if q == qb && window == b
+        ));
+    }
+
+    #[test]
+    fn a_click_focuses_then_reaches_the_window_and_its_release_follows_the_press() {
+        let (mut d, mut s, (qa, a), (qb, b)) = setup();
+        let ca = d.content_rect(a).unwrap();
+        route(&mut d, &mut s, RawInput::PointerTo(ca.loc()));
+        let press = route(
+            &mut d,
+            &mut s,
+            RawInput::Button {
+                button: BTN_LEFT,
+                pressed: true,
+            },
+        );
+        assert_eq!(d.focused(), Some(a), "click-to-focus is dom0's");
+        assert!(sends(&press).contains(&(
+            qa,
+            QubeInput::PointerButton {
+                window: a,
+                button: BTN_LEFT,
+                pressed: true
+            }
+        )));
+        // Dragged onto b (below a now): the release still goes to a, b gets only motion.
+        let cb = d.content_rect(b).unwrap();
+        route(
+            &mut d,
+            &mut s,
+            RawInput::PointerTo(Point::new(cb.x + cb.w - 1, cb.y + cb.h - 1)),
+        );
+        let release = route(
+            &mut d,
+            &mut s,
+            RawInput::Button {
+                button: BTN_LEFT,
+                pressed: false,
+            },
+        );
+        assert_eq!(
+            sends(&release),
+            [(
+                qa,
+                QubeInput::PointerButton {
+                    window: a,
+                    button: BTN_LEFT,
+                    pressed: false
+                }
+            )]
+        );
+        let _ = qb;
+    }
+
+    #[test]
+    fn during_super_drag_no_qube_sees_the_pointer() {
+        let (mut d, mut s, (qa, a), _) = setup();
+        let ca = d.content_rect(a).unwrap();
+        route(&mut d, &mut s, RawInput::PointerTo(ca.loc()));
+        key(&mut d, &mut s, KEY_SUPER[0], true);
+        let begin = route(
+            &mut d,
+            &mut s,
+            RawInput::Button {
+                button: BTN_LEFT,
+                pressed: true,
+            },
+        );
+        assert_eq!(sends(&begin), [(qa, QubeInput::PointerLeave { window: a })]);
+        for dx in 1..5 {
+            let moved = route(
+                &mut d,
+                &mut s,
+                RawInput::PointerTo(Point::new(ca.x + dx, ca.y)),
+            );
+            assert!(sends(&moved).is_empty());
+        }
+        let end = route(
+            &mut d,
+            &mut s,
+            RawInput::Button {
+                button: BTN_LEFT,
+                pressed: false,
+            },
+        );
+        assert!(matches!(
+            sends(&end)[..],
+            [(q, QubeInput::PointerEnter { window, .. })] if q == qa && window == a
+        ));
+    }
+}

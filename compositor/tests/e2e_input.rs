@@ -127,4 +127,18 @@ fn typing_reaches_only_the_focused_terminal_and_a_click_moves_the_keyboard() {
     s.wait("the line typed after the gesture", |_| {
         bad_dir.join("x").exists()
     });
+
+    // A new keymap reaches the qube: with German keys (y and z swapped) dom0 types "yz"
+    // with the keys in z's and y's US places, and the qube reads them as dom0 meant.
+    s.control(&[Request::Keymap {
+        layout: "de".into(),
+        variant: String::new(),
+    }]);
+    s.control(&[Request::Type {
+        text: "touch de-yz\n".into(),
+    }]);
+    s.wait("the line typed with the German keymap", |_| {
+        bad_dir.join("de-yz").exists()
+    });
+    assert!(!bad_dir.join("de-zy").exists());
 }

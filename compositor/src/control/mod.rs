@@ -94,6 +94,15 @@ pub enum Request {
         /// Wheel clicks.
         detents: i32,
     },
+    /// Switches dom0's keymap (xkb layout and variant names); every qube gets the new
+    /// keymap at once.
+    Keymap {
+        /// xkb layout, e.g. `us`, `de`.
+        layout: String,
+        /// xkb variant (empty for the default).
+        #[serde(default)]
+        variant: String,
+    },
     /// What dom0's clipboard buffer holds (source, MIME type, size; never the bytes).
     Clipboard,
     /// The notices on screen now, oldest first.

@@ -4,7 +4,7 @@
 use bulkhead_protocol::{Axis, Dom0Message};
 
 use super::BTN_LEFT;
-use super::keyboard::Mods;
+use super::keyboard::{Keyboard, Mods};
 use super::route::{Effect, QubeInput, RawInput, XKB_OFFSET, route};
 use crate::control::{MAX_TYPE_CHARS, Request, Response};
 use crate::desktop::Point;
@@ -68,6 +68,12 @@ impl State {
                 None => return Response::error("keycode out of range"),
             },
             Request::Type { text } => return self.type_text(&text),
+            Request::Keymap { layout, variant } => {
+                match Keyboard::new("", "", &layout, &variant, None) {
+                    Ok(k) => self.set_keyboard(k),
+                    Err(e) => return Response::error(e.to_string()),
+                }
+            }
             Request::Pointer { x, y } => self.input(RawInput::PointerTo(Point::new(x, y))),
             Request::Button { button, pressed } => self.input(RawInput::Button { button, pressed }),
             Request::Click { x, y, button } => {
@@ -93,6 +99,18 @@ impl State {
             ok: true,
             ..Response::default()
         }
+    }
+
+    /// Replaces dom0's keymap: every connected qube gets the new one, and fresh (empty)
+    /// modifiers.
+    pub fn set_keyboard(&mut self, keyboard: Keyboard) {
+        let keymap = Dom0Message::Keymap {
+            xkb_text: keyboard.keymap_text().to_owned(),
+        };
+        let mods = modifiers_message(keyboard.mods());
+        self.dom0.keyboard = Some(keyboard);
+        let broken = self.qubes.broadcast(&[keymap, mods]);
+        self.disconnect_all(broken);
     }
 
     /// Types `text` through dom0's keymap (all or nothing).

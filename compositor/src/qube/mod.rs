@@ -137,6 +137,18 @@ impl QubeLinks {
         }
     }
 
+    /// Sends the same messages to every connected qube (dom0-wide news such as a new
+    /// keymap).
+    pub fn broadcast(&mut self, messages: &[Dom0Message]) -> Vec<(QubeId, Violation)> {
+        let mut broken = Vec::new();
+        for (qube, link) in &mut self.links {
+            if let Err(v) = messages.iter().try_for_each(|m| link.connection.send(m)) {
+                broken.push((*qube, v));
+            }
+        }
+        broken
+    }
+
     /// Sends one input event dom0 decided `qube` gets.
     pub fn send_input(
         &mut self,

@@ -3,8 +3,8 @@
 //! through the control socket, as a user's input would.
 //!
 //! The agent binary is found beside the compositor's (`cargo test --workspace` or `cargo
-//! build -p bulkhead-guest-agent` put it there) or at `$BULKHEAD_AGENT_BIN`; tests skip
-//! with a message when it or a client is missing.
+//! build -p bulkhead-guest-agent` put it there), at `$BULKHEAD_AGENT_BIN`, or built on
+//! first use; tests skip with a message when it or a client is missing.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,21 +16,67 @@ use bulkhead_compositor::control::{Request, Response, WindowInfo, send_requests}
 /// How long anything may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The agent binary, if built.
+/// The agent binary: `$BULKHEAD_AGENT_BIN`, or beside the compositor's; if it is not
+/// there, it is built once with the cargo running these tests (into the same target
+/// directory; cargo does not hold its build lock while tests run).
 pub fn agent_bin() -> Option<PathBuf> {
+    static AGENT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    AGENT.get_or_init(find_or_build_agent).clone()
+}
+
+fn find_or_build_agent() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BULKHEAD_AGENT_BIN") {
         return Some(PathBuf::from(p));
     }
     let me = PathBuf::from(env!("CARGO_BIN_EXE_bulkhead-compositor"));
-    let agent = me.parent()?.join("bulkhead-guest-agent");
-    agent.exists().then_some(agent)
+    let bin_dir = me.parent()?;
+    let agent = bin_dir.join("bulkhead-guest-agent");
+    if agent.exists() {
+        return Some(agent);
+    }
+    let target_dir = bin_dir.parent()?;
+    let profile = bin_dir.file_name()?.to_str()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let log = target_dir.join("agent-build.log");
+    let mut build = Command::new(cargo);
+    build
+        .args([
+            "build",
+            "-p",
+            "bulkhead-guest-agent",
+            "--bin",
+            "bulkhead-guest-agent",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).ok()?);
+    if profile == "release" {
+        build.arg("--release");
+    }
+    let mut child = build.spawn().ok()?;
+    let deadline = Instant::now() + Duration::from_secs(30 * 60);
+    loop {
+        if let Some(status) = child.try_wait().ok()? {
+            return (status.success() && agent.exists()).then_some(agent);
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        // Never wait on a lock held by whoever runs us.
+        if Instant::now() > deadline || text.contains("Blocking waiting for file lock") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Whether everything the session needs is there (and says what is not).
 pub fn available(programs: &[&str]) -> bool {
     let mut ok = true;
     if agent_bin().is_none() {
-        skip("the guest agent is not built (cargo build -p bulkhead-guest-agent)");
+        skip("the guest agent could not be built (cargo build -p bulkhead-guest-agent)");
         ok = false;
     }
     for p in programs {

@@ -194,7 +194,7 @@ impl State {
         // Windows came, went or moved under a still pointer.
         let effects =
             crate::input::route::pointer_refresh(&self.dom0.desktop, &mut self.dom0.input);
-        self.apply_effects(effects, false);
+        self.apply_effects(effects);
         self.arm_notice_timer();
         self.redraw_if_needed();
         let broken = self.qubes.frames_presented();

@@ -84,6 +84,8 @@ struct World {
     asked: Option<(QubeId, u32)>,
     /// What the model says dom0 holds: (source, bytes).
     held: Option<(QubeId, Vec<u8>)>,
+    /// Keys a qube got the press of.
+    keys: Vec<(u32, QubeId)>,
 }
 
 fn world(policy: ClipboardPolicy) -> World {
@@ -101,6 +103,7 @@ fn world(policy: ClipboardPolicy) -> World {
         windows: Vec::new(),
         asked: None,
         held: None,
+        keys: Vec::new(),
     }
 }
 
@@ -191,8 +194,23 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
         let effects = route(&mut w.desktop, &mut w.input, raw);
         for e in effects {
             match e {
-                Effect::Send(q, QubeInput::Key { keycode, .. }) => {
+                Effect::Send(q, QubeInput::Key { keycode, pressed }) => {
                     prop_assert_eq!(Some(q), focused_before, "a key for an unfocused qube");
+                    let i = w.keys.iter().position(|(k, _)| *k == keycode);
+                    match (pressed, i) {
+                        (true, Some(i)) => w.keys[i].1 = q,
+                        (true, None) => w.keys.push((keycode, q)),
+                        (false, i) => {
+                            let i = i.ok_or_else(|| {
+                                TestCaseError::fail("a release without its press")
+                            })?;
+                            prop_assert_eq!(
+                                w.keys.swap_remove(i).1,
+                                q,
+                                "a release for another qube's press"
+                            );
+                        }
+                    }
                     prop_assert!(keycode != 125 && keycode != 126, "Super reached a qube");
                     if let RawInput::Key { pressed: true, .. } = raw {
                         prop_assert!(

@@ -56,6 +56,10 @@ pub struct InputState {
     /// Buttons whose press a qube got: the release goes to the same window (so no button
     /// stays stuck in a client), and to no other.
     pub held: Vec<(u32, QubeId, WindowId)>,
+    /// Keys (evdev codes) whose press a qube got: the release goes to that qube if it
+    /// still has the focus, and to no other (a qube that lost the focus has had its
+    /// keyboard leave, which releases everything).
+    pub keys_down: Vec<(u32, QubeId)>,
 }
 
 /// What a pointer button does.

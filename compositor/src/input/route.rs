@@ -167,10 +167,27 @@ fn key(
     let focused = desktop.focused_qube();
     match key_action(state, focused, keycode, pressed) {
         KeyAction::ToQube(qube) => {
-            if let Some(evdev) = keycode
+            let Some(evdev) = keycode
                 .checked_sub(XKB_OFFSET)
                 .filter(|c| *c <= MAX_KEYCODE)
-            {
+            else {
+                return;
+            };
+            let down = state.keys_down.iter().position(|(k, _)| *k == evdev);
+            let send = match (pressed, down) {
+                (true, Some(i)) => {
+                    // A repeat: it belongs to the qube that has the focus now.
+                    state.keys_down[i].1 = qube;
+                    true
+                }
+                (true, None) => {
+                    state.keys_down.push((evdev, qube));
+                    true
+                }
+                (false, Some(i)) => state.keys_down.swap_remove(i).1 == qube,
+                (false, None) => false,
+            };
+            if send {
                 out.push(Effect::Send(
                     qube,
                     QubeInput::Key {
@@ -378,6 +395,17 @@ mod tests {
         );
         d.focus_and_raise(b);
         assert_eq!(
+            sends(&key(&mut d, &mut s, 30 + 8, true)),
+            [(
+                qb,
+                QubeInput::Key {
+                    keycode: 30,
+                    pressed: true
+                }
+            )],
+            "a repeat after the focus moved belongs to the new qube"
+        );
+        assert_eq!(
             sends(&key(&mut d, &mut s, 30 + 8, false)),
             [(
                 qb,
@@ -397,6 +425,31 @@ mod tests {
             [Effect::ClipboardCopy(qb)]
         );
         assert!(key(&mut d, &mut s, KEY_C, false).is_empty());
+    }
+
+    #[test]
+    fn a_release_goes_only_to_the_qube_that_got_the_press() {
+        let (mut d, mut s, (qa, a), (_, b)) = setup();
+        d.focus_and_raise(a);
+        assert_eq!(
+            sends(&key(&mut d, &mut s, 30 + 8, true)),
+            [(
+                qa,
+                QubeInput::Key {
+                    keycode: 30,
+                    pressed: true
+                }
+            )]
+        );
+        d.focus_and_raise(b);
+        assert!(
+            sends(&key(&mut d, &mut s, 30 + 8, false)).is_empty(),
+            "b never saw the press; a had its keyboard leave"
+        );
+        assert!(
+            sends(&key(&mut d, &mut s, 31 + 8, false)).is_empty(),
+            "never pressed"
+        );
     }
 
     #[test]

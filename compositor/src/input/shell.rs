@@ -5,7 +5,7 @@ use bulkhead_protocol::{Axis, Dom0Message};
 
 use super::BTN_LEFT;
 use super::keyboard::{Keyboard, Mods};
-use super::route::{Effect, QubeInput, RawInput, XKB_OFFSET, route};
+use super::route::{Effect, RawInput, XKB_OFFSET, route};
 use crate::control::{MAX_TYPE_CHARS, Request, Response};
 use crate::desktop::Point;
 use crate::state::State;
@@ -33,23 +33,27 @@ impl State {
             _ => false,
         };
         let effects = route(&mut self.dom0.desktop, &mut self.dom0.input, input);
-        self.apply_effects(effects, mods_changed);
+        self.apply_effects(effects);
+        // The focused qube follows the modifiers (also when the key itself was not its:
+        // a Ctrl pressed while another qube had the focus is released here).
+        if let (true, Some(qube), Some(k)) = (
+            mods_changed,
+            self.dom0.desktop.focused_qube(),
+            &self.dom0.keyboard,
+        ) {
+            if let Err(v) = self.qubes.send(qube, &modifiers_message(k.mods())) {
+                self.disconnect(qube, &v);
+            }
+        }
     }
 
-    /// Carries out what [`route`] decided. `mods_changed`: a key changed the modifier
-    /// masks, so the qube that gets that key also gets the new masks.
-    pub(crate) fn apply_effects(&mut self, effects: Vec<Effect>, mods_changed: bool) {
+    /// Carries out what [`route`] decided.
+    pub(crate) fn apply_effects(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
                 Effect::Send(qube, event) => {
                     let time = self.dom0.now_ms();
-                    let mut result = self.qubes.send_input(qube, &event, time);
-                    if let (Ok(()), QubeInput::Key { .. }, true, Some(k)) =
-                        (&result, event, mods_changed, &self.dom0.keyboard)
-                    {
-                        result = self.qubes.send(qube, &modifiers_message(k.mods()));
-                    }
-                    if let Err(v) = result {
+                    if let Err(v) = self.qubes.send_input(qube, &event, time) {
                         self.disconnect(qube, &v);
                     }
                 }

@@ -61,6 +61,8 @@ struct CaseResult {
     overhead_kib: Vec<u64>,
     median_overhead_kib: Option<f64>,
     memory: Vec<MemoryUsage>,
+    /// Boots that never showed the marker (their reasons are printed as they happen).
+    failures: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,10 +130,17 @@ fn main() -> anyhow::Result<()> {
         for k in 0..args.cases.len() {
             let i = (k + run) % args.cases.len();
             let (label, cmd) = &args.cases[i];
-            let (ms, usage) = one_boot(&args, label, cmd)?;
-            results[i].runs_ms.push(ms);
-            results[i].overhead_kib.push(usage.overhead_kib);
-            results[i].memory.push(usage);
+            match one_boot(&args, label, cmd) {
+                Ok((ms, usage)) => {
+                    results[i].runs_ms.push(ms);
+                    results[i].overhead_kib.push(usage.overhead_kib);
+                    results[i].memory.push(usage);
+                }
+                Err(e) => {
+                    println!("BULKHEAD-BENCH-FAILURE {label}: {e:#}");
+                    results[i].failures.push(format!("{e:#}"));
+                }
+            }
         }
     }
     for r in &mut results {

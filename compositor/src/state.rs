@@ -197,8 +197,37 @@ impl State {
         self.apply_effects(effects);
         self.arm_notice_timer();
         self.redraw_if_needed();
-        let broken = self.qubes.frames_presented();
-        self.disconnect_all(broken);
+        self.present_frames();
+    }
+
+    /// Acknowledges the frames drawn since the last refresh, at most once per refresh
+    /// interval, so animating clients are paced as by a display's vblank instead of
+    /// spinning dom0 and themselves (the headless backend has no vblank of its own).
+    fn present_frames(&mut self) {
+        if self.qubes.present_armed || !self.qubes.has_pending_frames() {
+            return;
+        }
+        let now = Instant::now();
+        let due = self
+            .qubes
+            .last_present
+            .map_or(now, |t| t + crate::qube::REFRESH_INTERVAL);
+        if due <= now {
+            self.qubes.last_present = Some(now);
+            let broken = self.qubes.frames_presented();
+            self.disconnect_all(broken);
+            return;
+        }
+        let Some(handle) = self.qubes.handle.clone() else {
+            return;
+        };
+        use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
+        // The timer's own dispatch ends in `after_dispatch`, which presents.
+        let armed = handle.insert_source(Timer::from_deadline(due), |_, _, state: &mut State| {
+            state.qubes.present_armed = false;
+            TimeoutAction::Drop
+        });
+        self.qubes.present_armed = armed.is_ok();
     }
 
     pub(crate) fn disconnect_all(&mut self, broken: Vec<(QubeId, Violation)>) {

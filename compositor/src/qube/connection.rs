@@ -311,6 +311,11 @@ impl Connection {
         self.send(&message)
     }
 
+    /// Whether frames wait for their acknowledgement.
+    pub fn has_pending_frames(&self) -> bool {
+        !self.pending_frames.is_empty()
+    }
+
     /// After dom0 drew a frame: acknowledges every frame taken since, so the agent may reuse
     /// their buffers and let its clients draw again.
     pub fn frames_presented(&mut self) -> Result<(), Violation> {

@@ -34,6 +34,9 @@ use crate::desktop::{ModelEvent, QubeId};
 use crate::input::route::QubeInput;
 use crate::state::State;
 
+/// How often dom0 acknowledges frames: a 60 Hz refresh.
+pub const REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_micros(16_667);
+
 /// `qube-<name>.sock` in `dir`: where the agent of qube `name` connects.
 pub fn socket_path(dir: &Path, name: &QubeName) -> PathBuf {
     dir.join(format!("qube-{name}.sock"))
@@ -54,11 +57,14 @@ pub struct QubeLinks {
     config: Config,
     links: HashMap<QubeId, Link>,
     sockets: Vec<(QubeId, PathBuf, RegistrationToken)>,
-    handle: Option<LoopHandle<'static, State>>,
+    pub(crate) handle: Option<LoopHandle<'static, State>>,
     /// Qubes with work left over from their last turn (more than a batch of messages), and
     /// the ping that wakes the loop to serve them: their doorbell will not ring for it.
     unfinished: Vec<QubeId>,
     wake: Option<Ping>,
+    /// When frames were last acknowledged, and whether a timer will acknowledge the next.
+    pub(crate) last_present: Option<std::time::Instant>,
+    pub(crate) present_armed: bool,
 }
 
 impl QubeLinks {
@@ -71,6 +77,8 @@ impl QubeLinks {
             handle: None,
             unfinished: Vec::new(),
             wake: None,
+            last_present: None,
+            present_armed: false,
         }
     }
 
@@ -173,6 +181,13 @@ impl QubeLinks {
             }
         }
         broken
+    }
+
+    /// Whether any qube has a drawn frame not yet acknowledged.
+    pub fn has_pending_frames(&self) -> bool {
+        self.links
+            .values()
+            .any(|l| l.connection.has_pending_frames())
     }
 
     /// After a frame was drawn: acknowledge every frame the qubes sent since.

@@ -269,8 +269,11 @@ mod tests {
     use std::io::Cursor;
 
     fn disk(read_only: bool) -> (Block, std::path::PathBuf) {
+        // One file per call: tests run in parallel threads of one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!(
-            "bulkhead-blk-{}-{}",
+            "bulkhead-blk-{}-{}-{n}",
             std::process::id(),
             u8::from(read_only)
         ));

@@ -1,6 +1,6 @@
 //! The Bulkhead wire protocol between a qube's guest agent and the dom0 compositor.
 //!
-//! This documentation **is** the wire contract. The crate is pure: no I/O, no `unsafe`.
+//! This documentation **is** the wire contract. The crate is pure: no I/O, and `#![forbid(unsafe_code)]`.
 //! Transports (`shm-transport`) move the bytes; this crate turns them into checked values
 //! ([`AgentMessage`], [`Dom0Message`]) and back.
 //!

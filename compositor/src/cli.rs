@@ -43,6 +43,11 @@ pub struct Args {
     /// [default: any qube to any qube, never into dom0, up to 4 MiB].
     #[arg(long, value_name = "FILE")]
     pub clipboard_policy: Option<PathBuf>,
+    /// The window policy (TOML: `[qube.NAME] allow_fullscreen = true` lets that qube's
+    /// windows go fullscreen, still below dom0's notice bar and with a label strip)
+    /// [default: no qube may; a fullscreen request makes the window maximized].
+    #[arg(long, value_name = "FILE")]
+    pub window_policy: Option<PathBuf>,
 }
 
 /// `--backend`.

@@ -15,6 +15,7 @@
 //! - [`qube`]: one socket per qube, one connection per agent: decode, validate, then act;
 //! - [`state`]: `State { backend, dom0, qubes }`, the split state the event loop drives;
 //!   the connection handlers act through `Dom0::apply` and `Dom0::commit_frame`;
+//! - [`window_policy`]: the per-qube window policy file (fullscreen allowed or not);
 //! - [`cli`]: the binary's arguments.
 //!
 //! Log levels: `error!` is a bug in our code (or a renderer failure), `warn!` is bad input
@@ -32,3 +33,4 @@ pub mod notice;
 pub mod qube;
 pub mod render;
 pub mod state;
+pub mod window_policy;

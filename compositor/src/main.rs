@@ -9,6 +9,7 @@ use bulkhead_compositor::control::server::{ControlSocket, default_socket_path};
 use bulkhead_compositor::qube::QubeLinks;
 use bulkhead_compositor::render::text::TitleFont;
 use bulkhead_compositor::state::{Dom0, State};
+use bulkhead_compositor::window_policy::WindowPolicy;
 use bulkhead_shm_transport::Config;
 use clap::Parser;
 use smithay::reexports::calloop::{EventLoop, LoopHandle, LoopSignal};
@@ -56,6 +57,10 @@ fn main() -> Result<()> {
             dom0.desktop.add_qube(q.name.clone(), q.label)?,
             q.name.clone(),
         ));
+    }
+    if let Some(path) = &args.window_policy {
+        WindowPolicy::load(path)?.apply(&mut dom0.desktop)?;
+        tracing::info!(path = %path.display(), "window policy loaded");
     }
     let mut state = State {
         backend,

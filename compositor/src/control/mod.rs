@@ -152,6 +152,9 @@ pub struct WindowInfo {
     pub visible: bool,
     /// Has the keyboard focus.
     pub focused: bool,
+    /// `"normal"`, `"maximized"` or `"fullscreen"`, as dom0 decided.
+    #[serde(default)]
+    pub mode: String,
 }
 
 /// One qube as the control socket reports it.
@@ -269,6 +272,7 @@ pub fn list_windows(desktop: &Desktop) -> Vec<WindowInfo> {
                 mapped: w.is_mapped(),
                 visible: desktop.is_visible(w.id()),
                 focused: desktop.focused() == Some(w.id()),
+                mode: w.mode().to_string(),
             })
         })
         .collect()

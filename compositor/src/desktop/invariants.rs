@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout::FrameKind;
-use super::{Desktop, MAX_POPUP_DEPTH, MAX_WINDOWS_PER_QUBE, QubeId, WindowId, WindowKind};
+use super::{
+    Desktop, MAX_POPUP_DEPTH, MAX_WINDOWS_PER_QUBE, POPUP_MAX_PERCENT, QubeId, WindowId,
+    WindowKind, WindowMode,
+};
 
 /// A broken invariant, described for a test failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +26,12 @@ impl Desktop {
     /// Checks every invariant of the model (see the module docs of [`crate::desktop`]).
     pub fn verify_invariants(&self) -> Result<(), InvariantViolation> {
         let output = self.output_rect();
+        let usable = self.usable_area();
+        let reserved = self.reserved_area();
+        ensure!(
+            output.contains_rect(&usable) && !usable.overlaps(&reserved) && !usable.is_empty(),
+            "usable area {usable:?} is not the output minus dom0's strip {reserved:?}"
+        );
 
         // The stack holds every window exactly once.
         let in_stack: BTreeSet<WindowId> = self.stack.iter().copied().collect();
@@ -98,15 +107,54 @@ impl Desktop {
                 "{id:?}: content outside its window"
             );
             ensure!(
-                (w.kind.frame_kind() == FrameKind::Toplevel) == f.title_bar.is_some(),
+                w.frame_kind().has_title_bar() == f.title_bar.is_some(),
                 "{id:?}: title bar on a popup or missing on a toplevel"
             );
-            // Every frame, toplevel or popup, visible or not, is fully on the output.
             ensure!(
-                output.contains_rect(&f.outer),
-                "{id:?}: frame {:?} leaves the output",
+                (w.frame_kind() == FrameKind::Popup) == w.parent().is_some(),
+                "{id:?}: popup frame on a toplevel or toplevel frame on a popup"
+            );
+            // Every frame, toplevel or popup, visible or not, is fully on the output and
+            // never over dom0's own strip.
+            ensure!(
+                usable.contains_rect(&f.outer) && !f.outer.overlaps(&reserved),
+                "{id:?}: frame {:?} leaves the usable area {usable:?}",
                 f.outer
             );
+            // Popups cover at most POPUP_MAX_PERCENT of each side of the output.
+            if w.parent().is_some() {
+                let pct = |v: i32| i64::from(v) * i64::from(POPUP_MAX_PERCENT) / 100;
+                ensure!(
+                    i64::from(f.content.w) <= pct(output.w)
+                        && i64::from(f.content.h) <= pct(output.h),
+                    "popup {id:?} of {:?} is over {POPUP_MAX_PERCENT}% of the output",
+                    f.content.size()
+                );
+            }
+            // Fullscreen only by policy, modes only on toplevels, filling the usable area.
+            let allowed = self.qubes.get(&w.qube).is_some_and(|q| q.allow_fullscreen);
+            ensure!(
+                w.mode != WindowMode::Fullscreen || allowed,
+                "{id:?} is fullscreen against its qube's policy"
+            );
+            ensure!(
+                w.mode == WindowMode::Normal || w.parent().is_none(),
+                "popup {id:?} is {}",
+                w.mode
+            );
+            ensure!(
+                (w.mode == WindowMode::Normal) == w.restore.is_none(),
+                "{id:?}: restore geometry kept by a {} window",
+                w.mode
+            );
+            if let Some(fill) = self.mode_area(*id) {
+                ensure!(
+                    f.content.loc() == fill.loc() && fill.contains_rect(&f.content),
+                    "{} window {id:?} at {:?}, not in {fill:?}",
+                    w.mode,
+                    f.content
+                );
+            }
         }
         for (qube, q) in &self.qubes {
             let n = counts.get(qube).copied().unwrap_or(0);

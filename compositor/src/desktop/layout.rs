@@ -4,6 +4,9 @@
 //! Coordinates are output pixels (logical = physical for now), origin top-left, `x` right,
 //! `y` down. A window's *content* rectangle is where the guest's pixels go; the frame (border
 //! and, for toplevels, the title bar) lies entirely **outside** it.
+//!
+//! Every guest frame is kept inside an *area*: the output minus what dom0 reserves for
+//! itself (the notice bar at the top, see [`crate::desktop::Desktop::usable_area`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -129,10 +132,15 @@ pub struct FrameStyle {
     /// Narrowest title bar: a toplevel narrower than this gets a filler in the label colour
     /// beside its content, so the `[qube]` name always has room.
     pub min_title_width: i32,
+    /// Height of the label strip with `[qube] title` above a fullscreen window (its other
+    /// sides get the popup border).
+    pub fullscreen_strip: i32,
 }
 
 /// Default [`FrameStyle::min_title_width`]: about 25 characters of title text.
 pub const MIN_TITLE_WIDTH: i32 = 200;
+/// Default [`FrameStyle::fullscreen_strip`]: room for the qube name in small type.
+pub const FULLSCREEN_STRIP: i32 = 16;
 
 impl FrameStyle {
     /// The sizes of `theme`.
@@ -144,6 +152,7 @@ impl FrameStyle {
             popup_border: px(theme.popup_border_width()),
             title_height: px(theme.title_height()),
             min_title_width: MIN_TITLE_WIDTH,
+            fullscreen_strip: FULLSCREEN_STRIP,
         }
     }
 
@@ -151,7 +160,7 @@ impl FrameStyle {
     pub fn filler_width(&self, kind: FrameKind, content_w: i32) -> i32 {
         match kind {
             FrameKind::Toplevel => self.min_title_width.saturating_sub(content_w).max(0),
-            FrameKind::Popup => 0,
+            FrameKind::Popup | FrameKind::Fullscreen => 0,
         }
     }
 
@@ -171,6 +180,21 @@ impl FrameStyle {
                 right: self.popup_border,
                 bottom: self.popup_border,
             },
+            FrameKind::Fullscreen => Insets {
+                left: self.popup_border,
+                top: self.popup_border + self.fullscreen_strip,
+                right: self.popup_border,
+                bottom: self.popup_border,
+            },
+        }
+    }
+
+    /// The border width and title bar height of a frame kind (none for popups).
+    pub const fn border_and_bar(&self, kind: FrameKind) -> (i32, Option<i32>) {
+        match kind {
+            FrameKind::Toplevel => (self.border, Some(self.title_height)),
+            FrameKind::Popup => (self.popup_border, None),
+            FrameKind::Fullscreen => (self.popup_border, Some(self.fullscreen_strip)),
         }
     }
 }
@@ -181,13 +205,23 @@ impl Default for FrameStyle {
     }
 }
 
-/// Whether a frame has a title bar.
+/// Which frame dom0 draws around a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameKind {
-    /// Border and title bar.
+    /// Border and title bar (normal and maximized toplevels).
     Toplevel,
     /// Border only (thinner).
     Popup,
+    /// A fullscreen toplevel the qube's policy allows: the thin popup border and a slim
+    /// label strip with `[qube] title` on top, never covered by the guest.
+    Fullscreen,
+}
+
+impl FrameKind {
+    /// Whether the frame has a title bar (strip) with the qube name.
+    pub const fn has_title_bar(self) -> bool {
+        !matches!(self, FrameKind::Popup)
+    }
 }
 
 /// How far a frame reaches beyond the content on each side.
@@ -262,18 +296,9 @@ pub fn frame_geometry(content: Rect, kind: FrameKind, style: &FrameStyle) -> Fra
         content.w.saturating_add(i.horizontal()),
         content.h.saturating_add(i.vertical()),
     );
-    let (top_border, title_bar) = match kind {
-        FrameKind::Toplevel => (
-            style.border,
-            Some(Rect::new(
-                content.x,
-                outer.y + style.border,
-                inner_w,
-                style.title_height,
-            )),
-        ),
-        FrameKind::Popup => (style.popup_border, None),
-    };
+    let (top_border, bar_height) = style.border_and_bar(kind);
+    let title_bar =
+        bar_height.map(|h| Rect::new(content.x, outer.y.saturating_add(top_border), inner_w, h));
     let content_right = content.x.saturating_add(content.w);
     let filler = (filler_w > 0).then(|| Rect::new(content_right, content.y, filler_w, content.h));
     // Left and right strips run from below the top border to above the bottom border, beside
@@ -301,7 +326,7 @@ pub fn frame_geometry(content: Rect, kind: FrameKind, style: &FrameStyle) -> Fra
     }
 }
 
-/// The largest content size whose frame fits in `output`.
+/// The largest content size whose frame fits in an area of `output` pixels.
 pub fn max_content_size(output: Size, kind: FrameKind, style: &FrameStyle) -> Size {
     // Without filler: a window this wide is wider than the narrowest title bar as long as
     // the output is at least `MIN_OUTPUT_SIDE` wide.
@@ -312,33 +337,45 @@ pub fn max_content_size(output: Size, kind: FrameKind, style: &FrameStyle) -> Si
     )
 }
 
-/// `size` cut to what fits on `output` with its frame (and at least 1×1).
+/// `size` cut to what fits in an area of `output` pixels with its frame (and at least 1×1).
 pub fn clamp_content_size(size: Size, output: Size, kind: FrameKind, style: &FrameStyle) -> Size {
     let max = max_content_size(output, kind, style);
     Size::new(size.w.clamp(1, max.w), size.h.clamp(1, max.h))
 }
 
-/// The content origin closest to `wanted` such that the whole frame is on `output`.
+/// The content origin closest to `wanted` such that the whole frame is inside `area`.
 ///
 /// `size` must already fit ([`clamp_content_size`]); if it does not, the frame's top-left
 /// corner wins (the title bar and qube name stay visible).
 pub fn clamp_content_origin(
     wanted: Point,
     size: Size,
-    output: Size,
+    area: Rect,
     kind: FrameKind,
     style: &FrameStyle,
 ) -> Point {
     let i = style.insets(kind, size.w);
-    let clamp_axis = |want: i32, len: i32, before: i32, after: i32, out: i32| -> i32 {
-        let min = before;
-        let max = (out - after - len).max(min);
+    let clamp_axis = |want: i32, len: i32, before: i32, after: i32, start: i32, out: i32| {
+        let min = start.saturating_add(before);
+        let max = start
+            .saturating_add(out)
+            .saturating_sub(after)
+            .saturating_sub(len)
+            .max(min);
         want.clamp(min, max)
     };
     Point::new(
-        clamp_axis(wanted.x, size.w, i.left, i.right, output.w),
-        clamp_axis(wanted.y, size.h, i.top, i.bottom, output.h),
+        clamp_axis(wanted.x, size.w, i.left, i.right, area.x, area.w),
+        clamp_axis(wanted.y, size.h, i.top, i.bottom, area.y, area.h),
     )
+}
+
+/// The content rectangle of a window filling `area` with a frame of `kind` (maximized or
+/// fullscreen).
+pub fn fill_area(area: Rect, kind: FrameKind, style: &FrameStyle) -> Rect {
+    let size = max_content_size(area.size(), kind, style);
+    let origin = clamp_content_origin(area.loc(), size, area, kind, style);
+    Rect::from_parts(origin, size)
 }
 
 /// Distance between successive cascaded toplevels.
@@ -347,21 +384,21 @@ pub const CASCADE_STEP: i32 = 32;
 pub const CASCADE_START: Point = Point::new(48, 48);
 
 /// The content origin of the `n`th new toplevel: a diagonal cascade from [`CASCADE_START`]
-/// that restarts at the top-left whenever the next step would leave the output, so that
-/// the whole frame is always on screen.
-pub fn cascade_origin(n: u32, size: Size, output: Size, style: &FrameStyle) -> Point {
+/// (relative to `area`'s corner) that restarts at the top-left whenever the next step would
+/// leave the area, so that the whole frame is always inside it.
+pub fn cascade_origin(n: u32, size: Size, area: Rect, style: &FrameStyle) -> Point {
     let i = style.insets(FrameKind::Toplevel, size.w);
     let outer = Size::new(size.w + i.horizontal(), size.h + i.vertical());
-    let room_x = i64::from(output.w) - i64::from(outer.w) - i64::from(CASCADE_START.x);
-    let room_y = i64::from(output.h) - i64::from(outer.h) - i64::from(CASCADE_START.y);
+    let room_x = i64::from(area.w) - i64::from(outer.w) - i64::from(CASCADE_START.x);
+    let room_y = i64::from(area.h) - i64::from(outer.h) - i64::from(CASCADE_START.y);
     let steps = room_x.min(room_y) / i64::from(CASCADE_STEP) + 1;
     let k = if steps <= 0 { 0 } else { i64::from(n) % steps };
     let offset = i32::try_from(k * i64::from(CASCADE_STEP)).unwrap_or(0);
     let wanted = Point::new(
-        CASCADE_START.x + offset + i.left,
-        CASCADE_START.y + offset + i.top,
+        area.x + CASCADE_START.x + offset + i.left,
+        area.y + CASCADE_START.y + offset + i.top,
     );
-    clamp_content_origin(wanted, size, output, FrameKind::Toplevel, style)
+    clamp_content_origin(wanted, size, area, FrameKind::Toplevel, style)
 }
 
 #[cfg(test)]
@@ -373,6 +410,7 @@ mod tests {
         popup_border: 2,
         title_height: 24,
         min_title_width: 200,
+        fullscreen_strip: 16,
     };
 
     #[test]
@@ -417,7 +455,7 @@ mod tests {
         let p = clamp_content_origin(
             Point::new(5000, 5000),
             Size::new(1, 1),
-            out,
+            Rect::from_parts(Point::default(), out),
             FrameKind::Toplevel,
             &STYLE,
         );
@@ -439,7 +477,7 @@ mod tests {
 
     #[test]
     fn cascade_stays_on_screen_and_wraps() {
-        let out = Size::new(1280, 800);
+        let out = Rect::new(0, 0, 1280, 800);
         let size = Size::new(400, 300);
         let first = cascade_origin(0, size, out, &STYLE);
         assert_eq!(first, Point::new(48 + 3, 48 + 27));
@@ -450,7 +488,7 @@ mod tests {
             assert!(Rect::new(0, 0, 1280, 800).contains_rect(&g.outer), "n={n}");
         }
         // A window as large as the screen still lands fully on it.
-        let big = max_content_size(out, FrameKind::Toplevel, &STYLE);
+        let big = max_content_size(out.size(), FrameKind::Toplevel, &STYLE);
         let p = cascade_origin(7, big, out, &STYLE);
         let g = frame_geometry(Rect::from_parts(p, big), FrameKind::Toplevel, &STYLE);
         assert_eq!(g.outer, Rect::new(0, 0, 1280, 800));
@@ -458,7 +496,7 @@ mod tests {
 
     #[test]
     fn clamping_keeps_the_frame_on_screen() {
-        let out = Size::new(800, 600);
+        let out = Rect::new(0, 28, 800, 572);
         let size = Size::new(100, 100);
         for wanted in [
             Point::new(-500, -500),
@@ -467,14 +505,31 @@ mod tests {
         ] {
             let p = clamp_content_origin(wanted, size, out, FrameKind::Popup, &STYLE);
             let g = frame_geometry(Rect::from_parts(p, size), FrameKind::Popup, &STYLE);
-            assert!(
-                Rect::new(0, 0, 800, 600).contains_rect(&g.outer),
-                "{wanted:?}"
-            );
+            assert!(out.contains_rect(&g.outer), "{wanted:?}");
         }
         assert_eq!(
-            clamp_content_size(Size::new(5000, 0), out, FrameKind::Toplevel, &STYLE),
+            clamp_content_size(Size::new(5000, 0), out.size(), FrameKind::Toplevel, &STYLE),
             Size::new(794, 1)
+        );
+    }
+
+    #[test]
+    fn fullscreen_frame_is_a_thin_border_and_a_label_strip() {
+        let area = Rect::new(0, 28, 800, 572);
+        let c = fill_area(area, FrameKind::Fullscreen, &STYLE);
+        assert_eq!(c, Rect::new(2, 28 + 18, 796, 572 - 20));
+        let g = frame_geometry(c, FrameKind::Fullscreen, &STYLE);
+        assert_eq!(g.outer, area);
+        assert_eq!(g.title_bar, Some(Rect::new(2, 30, 796, 16)));
+        assert_eq!(g.filler, None);
+        let area_px = |r: Rect| i64::from(r.w) * i64::from(r.h);
+        let sum: i64 = g.decorations().map(area_px).sum::<i64>() + area_px(c);
+        assert_eq!(sum, area_px(g.outer));
+        let m = fill_area(area, FrameKind::Toplevel, &STYLE);
+        assert_eq!(
+            frame_geometry(m, FrameKind::Toplevel, &STYLE).outer,
+            area,
+            "maximized fills the area with the normal frame"
         );
     }
 }

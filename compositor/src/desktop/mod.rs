@@ -12,12 +12,19 @@
 //! - every window belongs to exactly one known qube and is drawn in that qube's label colour;
 //! - focus is on at most one window, a visible toplevel, and only the user moves it: the
 //!   focused window is never covered by a window the user did not raise;
-//! - every visible frame (border and title bar) is fully on the output, and no guest content
-//!   overlaps its own frame;
-//! - popups sit directly above their toplevel's other windows, offset from their parent.
+//! - every frame (border and title bar) lies fully inside the *usable area*: the output minus
+//!   the strip dom0 reserves for its notice bar ([`DOM0_BAR_HEIGHT`] px at the top), so no
+//!   guest window is ever placed over dom0's own UI; no guest content overlaps its own frame;
+//! - popups sit directly above their toplevel's other windows, offset from their parent, and
+//!   each side of a popup is at most [`POPUP_MAX_PERCENT`] % of the output's (a larger popup
+//!   is cut: only its top-left part is shown);
+//! - a toplevel is fullscreen only if its qube's policy allows it (otherwise the request
+//!   makes it maximized), and even then dom0's label strip with the qube name stays above it
+//!   ([`modes`]).
 
 pub mod invariants;
 pub mod layout;
+pub mod modes;
 pub mod requests;
 pub mod user;
 
@@ -28,6 +35,7 @@ use serde::Serialize;
 
 pub use invariants::InvariantViolation;
 pub use layout::{FrameGeometry, FrameKind, FrameStyle, Point, Rect, Size};
+pub use modes::WindowMode;
 pub use requests::{QubeRequest, RequestError, RequestOutcome};
 pub use user::{ClickOutcome, CloseRequest, HitPart};
 
@@ -42,6 +50,12 @@ pub const MAX_POPUP_DEPTH: usize = 16;
 pub const MAX_TITLE_CHARS: usize = bulkhead_border_theme::MAX_TITLE_CHARS;
 /// Longest app id kept, in characters, after sanitising.
 pub const MAX_APP_ID_CHARS: usize = 127;
+
+/// Height of the strip at the top of the output that dom0 keeps for itself (its notice
+/// bar): no guest window is ever placed there.
+pub const DOM0_BAR_HEIGHT: i32 = 28;
+/// Largest popup side, in percent of the output's side (each dimension separately).
+pub const POPUP_MAX_PERCENT: i32 = 90;
 
 /// Smallest output side the model works with: room for the largest frame a theme allows
 /// (a 96 px title bar, two 32 px borders, the narrowest title bar) around at least one content
@@ -70,12 +84,20 @@ pub struct Qube {
     pub label: Label,
     /// How many windows (toplevels and popups) the qube has now.
     window_count: usize,
+    /// dom0's window policy: may its windows go fullscreen (default: no, they are
+    /// maximized instead).
+    allow_fullscreen: bool,
 }
 
 impl Qube {
     /// How many windows the qube has now.
     pub fn window_count(&self) -> usize {
         self.window_count
+    }
+
+    /// Whether dom0's policy lets this qube's windows go fullscreen.
+    pub fn allows_fullscreen(&self) -> bool {
+        self.allow_fullscreen
     }
 }
 
@@ -128,6 +150,13 @@ pub struct Window {
     hints: SizeHints,
     /// The user asked dom0 to close it; its destruction is then the user's doing.
     closing: bool,
+    /// Normal, maximized or fullscreen, as dom0 decided ([`modes`]).
+    mode: WindowMode,
+    /// What the qube asked for (dom0 decides the mode from these and the policy).
+    wants_maximized: bool,
+    wants_fullscreen: bool,
+    /// The content rectangle to go back to when the window leaves maximized/fullscreen.
+    restore: Option<Rect>,
 }
 
 impl Window {
@@ -167,6 +196,18 @@ impl Window {
     pub fn is_closing(&self) -> bool {
         self.closing
     }
+    /// Normal, maximized or fullscreen.
+    pub fn mode(&self) -> WindowMode {
+        self.mode
+    }
+    /// The frame dom0 draws around it.
+    pub fn frame_kind(&self) -> FrameKind {
+        match (self.kind, self.mode) {
+            (WindowKind::Popup { .. }, _) => FrameKind::Popup,
+            (WindowKind::Toplevel, WindowMode::Fullscreen) => FrameKind::Fullscreen,
+            (WindowKind::Toplevel, _) => FrameKind::Toplevel,
+        }
+    }
     /// The parent of a popup.
     pub fn parent(&self) -> Option<WindowId> {
         match self.kind {
@@ -188,6 +229,8 @@ struct MoveGrab {
 #[derive(Debug, Clone)]
 pub struct Desktop {
     output: Size,
+    /// Pixels at the top of the output kept for dom0's own UI.
+    reserved_top: i32,
     style: FrameStyle,
     qubes: BTreeMap<QubeId, Qube>,
     windows: BTreeMap<WindowId, Window>,
@@ -215,6 +258,18 @@ pub enum ModelEvent {
     },
     /// The user asked for a window to be closed: send the qube a close request.
     Close(CloseRequest),
+    /// dom0 changed a toplevel's size or mode itself (maximize, fullscreen, restore, output
+    /// change): tell its qube, so the client draws at that size.
+    Configure {
+        /// The qube.
+        qube: QubeId,
+        /// Its toplevel.
+        window: WindowId,
+        /// The content size dom0 gives it.
+        size: Size,
+        /// The mode dom0 decided.
+        mode: WindowMode,
+    },
 }
 
 /// A qube name that dom0 already knows.
@@ -227,6 +282,7 @@ impl Desktop {
     pub fn new(output: Size, style: FrameStyle) -> Desktop {
         Desktop {
             output: clamp_output(output),
+            reserved_top: DOM0_BAR_HEIGHT,
             style,
             qubes: BTreeMap::new(),
             windows: BTreeMap::new(),
@@ -250,6 +306,44 @@ impl Desktop {
         Rect::from_parts(Point::default(), self.output)
     }
 
+    /// The strip of the output dom0 keeps for itself (the notice bar): no guest pixel or
+    /// frame is ever placed there.
+    pub fn reserved_area(&self) -> Rect {
+        Rect::new(0, 0, self.output.w, self.reserved_top)
+    }
+
+    /// Where guest windows (with their frames) may be: the output minus
+    /// [`Desktop::reserved_area`].
+    pub fn usable_area(&self) -> Rect {
+        Rect::new(
+            0,
+            self.reserved_top,
+            self.output.w,
+            self.output.h - self.reserved_top,
+        )
+    }
+
+    /// The largest content a popup may show: each side at most [`POPUP_MAX_PERCENT`] % of
+    /// the output's, and its frame inside the usable area.
+    pub fn max_popup_size(&self) -> Size {
+        let fit = layout::max_content_size(self.usable_area().size(), FrameKind::Popup, &self.style);
+        let pct = |v: i32| i32::try_from(i64::from(v) * i64::from(POPUP_MAX_PERCENT) / 100)
+            .unwrap_or(v);
+        Size::new(
+            fit.w.min(pct(self.output.w)).max(1),
+            fit.h.min(pct(self.output.h)).max(1),
+        )
+    }
+
+    /// `size` cut to what a window of `kind` may show.
+    fn clamp_size(&self, size: Size, kind: FrameKind) -> Size {
+        let max = match kind {
+            FrameKind::Popup => self.max_popup_size(),
+            _ => layout::max_content_size(self.usable_area().size(), kind, &self.style),
+        };
+        Size::new(size.w.clamp(1, max.w), size.h.clamp(1, max.h))
+    }
+
     /// Frame sizes.
     pub fn style(&self) -> &FrameStyle {
         &self.style
@@ -269,6 +363,7 @@ impl Desktop {
                 name,
                 label,
                 window_count: 0,
+                allow_fullscreen: false,
             },
         );
         Ok(id)
@@ -403,7 +498,7 @@ impl Desktop {
                 layout::clamp_content_origin(
                     wanted,
                     w.size,
-                    self.output,
+                    self.usable_area(),
                     FrameKind::Popup,
                     &self.style,
                 )
@@ -418,7 +513,7 @@ impl Desktop {
         let content = self.content_rect(id)?;
         Some(layout::frame_geometry(
             content,
-            w.kind.frame_kind(),
+            w.frame_kind(),
             &self.style,
         ))
     }
@@ -432,15 +527,33 @@ impl Desktop {
             .collect()
     }
 
-    /// Changes the output size: every window is cut and moved to stay fully on it.
+    /// Changes the output size: every window is cut and moved to stay fully in the usable
+    /// area; maximized and fullscreen windows fill the new area (and their qubes are told).
     pub fn set_output_size(&mut self, output: Size) {
         self.output = clamp_output(output);
-        let (out, style) = (self.output, self.style);
-        for w in self.windows.values_mut() {
-            let kind = w.kind.frame_kind();
-            w.size = layout::clamp_content_size(w.size, out, kind, &style);
-            if kind == FrameKind::Toplevel {
-                w.origin = layout::clamp_content_origin(w.origin, w.size, out, kind, &style);
+        let ids: Vec<WindowId> = self.windows.keys().copied().collect();
+        for id in ids {
+            self.fit_window(id);
+        }
+    }
+
+    /// Cuts and moves one window to fit the usable area (or fill it, by its mode).
+    fn fit_window(&mut self, id: WindowId) {
+        let area = self.usable_area();
+        let Some(w) = self.windows.get(&id) else {
+            return;
+        };
+        let kind = w.frame_kind();
+        if w.mode != WindowMode::Normal {
+            self.apply_mode(id);
+            return;
+        }
+        let size = self.clamp_size(w.size, kind);
+        let style = self.style;
+        if let Some(w) = self.windows.get_mut(&id) {
+            w.size = size;
+            if kind != FrameKind::Popup {
+                w.origin = layout::clamp_content_origin(w.origin, size, area, kind, &style);
             }
         }
     }

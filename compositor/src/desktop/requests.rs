@@ -12,6 +12,8 @@
 use bulkhead_border_theme::sanitize_title;
 
 use super::layout::{self, FrameKind, Point, Size};
+#[cfg(test)]
+use super::POPUP_MAX_PERCENT;
 use super::{
     Desktop, MAX_APP_ID_CHARS, MAX_POPUP_DEPTH, MAX_TITLE_CHARS, MAX_WINDOW_SIDE,
     MAX_WINDOWS_PER_QUBE, QubeId, SizeHints, Window, WindowId, WindowKind,
@@ -77,6 +79,21 @@ pub enum QubeRequest {
         /// The hints.
         hints: SizeHints,
     },
+    /// The qube wishes its toplevel maximized (`on`) or not ([`super::modes`]).
+    SetMaximized {
+        /// A toplevel.
+        window: WindowId,
+        /// Maximize or unmaximize.
+        on: bool,
+    },
+    /// The qube wishes its toplevel fullscreen (`on`) or not; without the policy's
+    /// permission it is maximized instead.
+    SetFullscreen {
+        /// A toplevel.
+        window: WindowId,
+        /// Fullscreen or not.
+        on: bool,
+    },
 }
 
 /// What a successful request did, for the connection handler.
@@ -119,6 +136,9 @@ pub enum RequestError {
     /// Size hints with a minimum above the maximum or a bad side.
     #[error("inconsistent size hints")]
     BadHints,
+    /// A toplevel-only request (maximize, fullscreen) for a popup.
+    #[error("window {0:?} is a popup, not a toplevel")]
+    NotToplevel(WindowId),
 }
 
 fn check_size(size: Size) -> Result<Size, RequestError> {
@@ -161,12 +181,22 @@ impl Desktop {
             QubeRequest::SizeHints { window, hints } => {
                 self.set_size_hints(qube, window, hints).map(|()| Changed)
             }
+            QubeRequest::SetMaximized { window, on } => {
+                self.set_maximized(qube, window, on).map(|_| Changed)
+            }
+            QubeRequest::SetFullscreen { window, on } => {
+                self.set_fullscreen(qube, window, on).map(|_| Changed)
+            }
         }
     }
 
     /// The qube's window `id`, or the same error whether it does not exist or is another
     /// qube's.
-    fn own_window(&mut self, qube: QubeId, id: WindowId) -> Result<&mut Window, RequestError> {
+    pub(super) fn own_window(
+        &mut self,
+        qube: QubeId,
+        id: WindowId,
+    ) -> Result<&mut Window, RequestError> {
         if !self.qubes.contains_key(&qube) {
             return Err(RequestError::UnknownQube(qube));
         }
@@ -209,6 +239,10 @@ impl Desktop {
             app_id: String::new(),
             hints: SizeHints::default(),
             closing: false,
+            mode: super::WindowMode::Normal,
+            wants_maximized: false,
+            wants_fullscreen: false,
+            restore: None,
         }
     }
 
@@ -216,8 +250,8 @@ impl Desktop {
     pub fn create_toplevel(&mut self, qube: QubeId, size: Size) -> Result<WindowId, RequestError> {
         let size = check_size(size)?;
         let id = self.reserve_window(qube)?;
-        let size = layout::clamp_content_size(size, self.output, FrameKind::Toplevel, &self.style);
-        let origin = layout::cascade_origin(self.cascade, size, self.output, &self.style);
+        let size = self.clamp_size(size, FrameKind::Toplevel);
+        let origin = layout::cascade_origin(self.cascade, size, self.usable_area(), &self.style);
         self.cascade = self.cascade.wrapping_add(1);
         self.windows.insert(
             id,
@@ -254,7 +288,9 @@ impl Desktop {
         }
         let block = self.block(cur).ok_or(RequestError::UnknownWindow(parent))?;
         let id = self.reserve_window(qube)?;
-        let size = layout::clamp_content_size(size, self.output, FrameKind::Popup, &self.style);
+        // At most POPUP_MAX_PERCENT of the output on each side: a larger popup is cut (only
+        // its top-left part shows), it never covers the screen.
+        let size = self.clamp_size(size, FrameKind::Popup);
         let kind = WindowKind::Popup { parent, offset };
         self.windows
             .insert(id, Self::new_window(id, qube, kind, size, Point::default()));
@@ -313,17 +349,30 @@ impl Desktop {
         Ok(self.remove_subtree(id, user_closed))
     }
 
-    /// New content size (cut to fit); a toplevel is moved if it would now stick out.
+    /// New content size (cut to fit); a toplevel is moved if it would now stick out. A
+    /// maximized or fullscreen window stays where its mode puts it, at most that big.
     pub fn resize(&mut self, qube: QubeId, id: WindowId, size: Size) -> Result<Size, RequestError> {
         let size = check_size(size)?;
-        let (out, style) = (self.output, self.style);
+        let area = self.usable_area();
+        let style = self.style;
+        let kind = self.own_window(qube, id)?.frame_kind();
+        let mut size = self.clamp_size(size, kind);
+        let fill = self.mode_area(id);
         let w = self.own_window(qube, id)?;
-        let kind = w.kind.frame_kind();
-        w.size = layout::clamp_content_size(size, out, kind, &style);
-        if kind == FrameKind::Toplevel {
-            w.origin = layout::clamp_content_origin(w.origin, w.size, out, kind, &style);
+        match fill {
+            // The frame keeps filling the area whatever the guest draws (a smaller frame
+            // shows the underlay beside it, a larger one is cut).
+            Some(fill) => {
+                size = fill.size();
+                w.origin = fill.loc();
+            }
+            None if kind != FrameKind::Popup => {
+                w.origin = layout::clamp_content_origin(w.origin, size, area, kind, &style);
+            }
+            None => {}
         }
-        Ok(w.size)
+        w.size = size;
+        Ok(size)
     }
 
     /// Stores size hints after checking them.
@@ -400,7 +449,8 @@ mod tests {
         let w = d
             .create_toplevel(work, Size::new(MAX_WINDOW_SIDE, MAX_WINDOW_SIDE))
             .unwrap();
-        assert_eq!(d.window(w).unwrap().size(), Size::new(1274, 770));
+        // The frame fills the output below dom0's notice bar.
+        assert_eq!(d.window(w).unwrap().size(), Size::new(1274, 770 - 28));
         d.set_mapped(work, w, true).unwrap();
         d.verify_invariants().unwrap();
     }
@@ -480,7 +530,24 @@ mod tests {
             .create_popup(work, w, Point::new(100_000, -100_000), Size::new(50, 50))
             .unwrap();
         let r = d.frame(far).unwrap().outer;
-        assert!(d.output_rect().contains_rect(&r));
-        assert_eq!((r.right(), r.y), (1280, 0));
+        assert!(d.usable_area().contains_rect(&r));
+        assert_eq!((r.right(), r.y), (1280, 28), "below dom0's notice bar");
+        assert!(!r.overlaps(&d.reserved_area()));
+    }
+
+    #[test]
+    fn popups_cover_at_most_90_percent_of_each_side() {
+        let (mut d, work, _) = desktop();
+        let w = d.create_toplevel(work, Size::new(200, 100)).unwrap();
+        let p = d
+            .create_popup(work, w, Point::new(-5000, -5000), Size::new(16000, 16000))
+            .unwrap();
+        let size = d.window(p).unwrap().size();
+        assert_eq!(size, Size::new(1280 * POPUP_MAX_PERCENT / 100, 800 * POPUP_MAX_PERCENT / 100));
+        // A later frame of the same huge size is cut the same way.
+        assert_eq!(d.resize(work, p, Size::new(16000, 16000)), Ok(size));
+        let r = d.frame(p).unwrap().outer;
+        assert!(d.usable_area().contains_rect(&r));
+        d.verify_invariants().unwrap();
     }
 }

@@ -2,7 +2,7 @@
 //! keyboard shortcut to cycle focus, and close. These are the only ways focus and stacking
 //! order change (besides a window going away).
 
-use super::layout::{self, FrameKind, Point};
+use super::layout::{self, Point};
 use super::{Desktop, MoveGrab, QubeId, WindowId};
 
 /// Which part of a window a point hit.
@@ -122,7 +122,7 @@ impl Desktop {
     /// Pointer motion during a move: the toplevel follows, its frame kept on the output.
     pub fn update_move(&mut self, at: Point) -> bool {
         let Some(grab) = self.grab else { return false };
-        let (out, style) = (self.output, self.style);
+        let (area, style) = (self.usable_area(), self.style);
         let Some(w) = self.windows.get_mut(&grab.window) else {
             self.grab = None;
             return false;
@@ -134,7 +134,7 @@ impl Desktop {
             sat(i64::from(grab.origin_start.x) + dx),
             sat(i64::from(grab.origin_start.y) + dy),
         );
-        w.origin = layout::clamp_content_origin(wanted, w.size, out, FrameKind::Toplevel, &style);
+        w.origin = layout::clamp_content_origin(wanted, w.size, area, w.frame_kind(), &style);
         true
     }
 
@@ -324,9 +324,9 @@ mod tests {
         );
         d.update_move(Point::new(-10_000, -10_000));
         let outer = d.frame(a).unwrap().outer;
-        assert_eq!((outer.x, outer.y), (0, 0));
+        assert_eq!((outer.x, outer.y), (0, 28), "stops below dom0's notice bar");
         d.update_move(Point::new(i32::MAX, i32::MAX));
-        assert!(d.output_rect().contains_rect(&d.frame(a).unwrap().outer));
+        assert!(d.usable_area().contains_rect(&d.frame(a).unwrap().outer));
         d.end_move();
         assert!(!d.update_move(Point::new(0, 0)));
         d.verify_invariants().unwrap();

@@ -22,6 +22,7 @@ use bulkhead_shm_transport::{
 
 use crate::desktop::{
     ModelEvent, Point, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
+    WindowMode,
 };
 use crate::input::route::QubeInput;
 use crate::render::content::{ContentError, FrameSource, PixelFormat};
@@ -36,6 +37,17 @@ pub const BATCH: usize = 1024;
 pub const RATE_PER_SECOND: f64 = 5_000.0;
 /// Burst allowance of the rate limit (a burst of window creation at start-up).
 pub const RATE_BURST: f64 = 10_000.0;
+/// Window-state wishes (`SetMaximized`, `SetFullscreen`) dom0 acts on per second: each may
+/// make dom0 re-lay out the window and configure the guest. Beyond this (after a burst of
+/// [`STATE_BURST`]) a wish is refused and logged.
+pub const STATE_CHANGES_PER_SECOND: f64 = 20.0;
+/// Burst allowance of window-state wishes.
+pub const STATE_BURST: f64 = 40.0;
+/// Refused window-state wishes tolerated (refilled at [`STATE_REFUSALS_PER_SECOND`])
+/// before the connection is closed as abusive.
+pub const STATE_REFUSALS_BURST: f64 = 200.0;
+/// Refill rate of the refusal allowance.
+pub const STATE_REFUSALS_PER_SECOND: f64 = 5.0;
 
 /// Why a connection is closed. Every variant but [`Violation::Dom0`] is the qube's doing
 /// (logged at `warn!`).
@@ -84,6 +96,9 @@ pub enum Violation {
     /// Over the message-rate limit.
     #[error("more than {RATE_PER_SECOND} messages per second")]
     Flood,
+    /// Kept asking for window-state changes far over [`STATE_CHANGES_PER_SECOND`].
+    #[error("window-state requests flood: more than {STATE_CHANGES_PER_SECOND} per second, {STATE_REFUSALS_BURST} refused")]
+    StateFlood,
     /// A second frame for a window before dom0 acknowledged the first.
     #[error("frame {serial} of window {window} sent before the previous one was acknowledged")]
     FrameInFlight {
@@ -136,21 +151,25 @@ struct PendingFrame {
 #[derive(Debug)]
 struct RateBudget {
     tokens: f64,
+    rate: f64,
+    burst: f64,
     last: Instant,
 }
 
 impl RateBudget {
-    fn new() -> Self {
+    fn new(rate: f64, burst: f64) -> Self {
         RateBudget {
-            tokens: RATE_BURST,
+            tokens: burst,
+            rate,
+            burst,
             last: Instant::now(),
         }
     }
 
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * RATE_PER_SECOND;
-        self.tokens = (self.tokens + refill).min(RATE_BURST);
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -178,6 +197,9 @@ pub struct Connection {
     pending_frames: Vec<PendingFrame>,
     next_configure_serial: u32,
     budget: RateBudget,
+    /// Window-state wishes acted on, and refusals tolerated.
+    state_budget: RateBudget,
+    state_refusals: RateBudget,
 }
 
 impl Connection {
@@ -194,7 +216,9 @@ impl Connection {
             total_frame_bytes: 0,
             pending_frames: Vec::new(),
             next_configure_serial: 1,
-            budget: RateBudget::new(),
+            budget: RateBudget::new(RATE_PER_SECOND, RATE_BURST),
+            state_budget: RateBudget::new(STATE_CHANGES_PER_SECOND, STATE_BURST),
+            state_refusals: RateBudget::new(STATE_REFUSALS_PER_SECOND, STATE_REFUSALS_BURST),
         }
     }
 
@@ -344,8 +368,32 @@ impl Connection {
                     self.send(&Dom0Message::Close { window: w })?;
                 }
             }
+            ModelEvent::Configure {
+                qube,
+                window,
+                size,
+                mode,
+            } => {
+                if let Some(w) = self.wire_of(qube, window) {
+                    self.configure(w, size, mode)?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Tells the agent the size and state dom0 gives one of its toplevels.
+    fn configure(&mut self, window: WireId, size: Size, mode: WindowMode) -> Result<(), Violation> {
+        self.configured.insert(window, size);
+        let serial = self.next_configure_serial;
+        self.next_configure_serial = serial.wrapping_add(1).max(1);
+        self.send(&Dom0Message::Configure {
+            window,
+            serial,
+            width: size.w.unsigned_abs(),
+            height: size.h.unsigned_abs(),
+            states: wire_states(mode),
+        })
     }
 
     fn wire_of(&self, qube: QubeId, window: WindowId) -> Option<WireId> {
@@ -474,12 +522,24 @@ impl Connection {
             } => {
                 self.damage(dom0, window, serial, buffer, &rects)?;
             }
-            // Window-state requests are the qube's wishes; dom0's policy for them (fullscreen
-            // becomes maximize, attention, minimize) comes with the trust issue. Refusing a
-            // wish is not a violation.
-            AgentMessage::SetFullscreen { window, .. }
-            | AgentMessage::SetMaximized { window, .. }
-            | AgentMessage::Minimize { window }
+            // Window-state requests are the qube's wishes: dom0 decides (fullscreen becomes
+            // maximize unless the window policy allows it; see `desktop::modes`). Refusing a
+            // wish is not a violation; flooding them is.
+            AgentMessage::SetFullscreen { window, on } => {
+                let window = self.model_of(window)?;
+                if self.state_wish_allowed()? {
+                    dom0.apply(self.qube, QubeRequest::SetFullscreen { window, on })?;
+                }
+            }
+            AgentMessage::SetMaximized { window, on } => {
+                let window = self.model_of(window)?;
+                if self.state_wish_allowed()? {
+                    dom0.apply(self.qube, QubeRequest::SetMaximized { window, on })?;
+                }
+            }
+            // A qube cannot minimize itself (only the user hides windows), ask for attention
+            // or set a cursor image yet: logged and dropped.
+            AgentMessage::Minimize { window }
             | AgentMessage::Attention { window }
             | AgentMessage::SetCursor { window, .. } => {
                 self.model_of(window)?;
@@ -495,6 +555,19 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// Whether a window-state wish may be acted on now (rate limit). A refused wish is
+    /// logged; too many refusals close the connection.
+    fn state_wish_allowed(&mut self) -> Result<bool, Violation> {
+        if self.state_budget.take() {
+            return Ok(true);
+        }
+        if !self.state_refusals.take() {
+            return Err(Violation::StateFlood);
+        }
+        tracing::debug!(qube = ?self.qube, "window-state wish over the rate limit: refused");
+        Ok(false)
     }
 
     /// A new frame: the buffer must lie in this qube's arena; only the damaged rectangles
@@ -539,20 +612,21 @@ impl Connection {
             height: buffer.height,
         });
         if shown != asked && self.configured.get(&window) != Some(&shown) {
-            self.configured.insert(window, shown);
-            let serial = self.next_configure_serial;
-            self.next_configure_serial = serial.wrapping_add(1).max(1);
-            self.send(&Dom0Message::Configure {
-                window,
-                serial,
-                width: shown.w.unsigned_abs(),
-                height: shown.h.unsigned_abs(),
-                states: WindowStates::empty(),
-            })?;
+            let mode = dom0.desktop.window(id).map(|w| w.mode()).unwrap_or_default();
+            self.configure(window, shown, mode)?;
         } else if shown == asked {
             self.configured.remove(&window);
         }
         Ok(())
+    }
+}
+
+/// The wire's state bits of a mode dom0 decided.
+fn wire_states(mode: WindowMode) -> WindowStates {
+    match mode {
+        WindowMode::Normal => WindowStates::empty(),
+        WindowMode::Maximized => WindowStates::MAXIMIZED,
+        WindowMode::Fullscreen => WindowStates::FULLSCREEN,
     }
 }
 

@@ -25,7 +25,10 @@ use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::ping::{Ping, make_ping};
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction, RegistrationToken};
 
-pub use connection::{BATCH, Connection, RATE_BURST, RATE_PER_SECOND, Violation};
+pub use connection::{
+    BATCH, Connection, RATE_BURST, RATE_PER_SECOND, STATE_BURST, STATE_CHANGES_PER_SECOND,
+    STATE_REFUSALS_BURST, STATE_REFUSALS_PER_SECOND, Violation,
+};
 
 use crate::control::server::{ControlError, bind_private_socket};
 use bulkhead_protocol::Dom0Message;

@@ -1,6 +1,7 @@
-//! dom0's notices as render elements: one bar per notice across the whole top of the
-//! output, drawn in front of everything else (the first elements of a frame), so no guest
-//! pixel can cover or imitate their position above the windows.
+//! dom0's notices as render elements, in the strip at the top of the output that dom0 keeps
+//! for itself ([`crate::desktop::Desktop::reserved_area`]): no guest window is ever placed
+//! there, and the notices are drawn in front of everything else anyway (the first elements
+//! of a frame). Several notices share the strip side by side, oldest on the left.
 
 use bulkhead_border_theme::Rgb;
 use smithay::backend::allocator::Fourcc;
@@ -17,8 +18,8 @@ use super::{FrameElement, TITLE_PAD, physical_f64, solid};
 use crate::desktop::{Rect, Size};
 use crate::notice::{NoticeKind, NoticeView};
 
-/// Height of one notice bar, in pixels.
-pub const NOTICE_HEIGHT: i32 = 28;
+/// Height of the notice bar, in pixels: all of dom0's reserved strip.
+pub const NOTICE_HEIGHT: i32 = crate::desktop::DOM0_BAR_HEIGHT;
 /// Bar colour of an information notice.
 pub const INFO_BAR: Rgb = Rgb::new(0x10, 0x10, 0x10);
 /// Bar colour of a refusal.
@@ -35,10 +36,13 @@ pub(crate) struct NoticeVisual {
     bar: SolidColorBuffer,
 }
 
-/// Where notice `i` (0 = oldest) goes on an output of `output`.
-pub fn notice_rect(i: usize, output: Size) -> Rect {
-    let i = i32::try_from(i).unwrap_or(i32::MAX);
-    Rect::new(0, i.saturating_mul(NOTICE_HEIGHT), output.w, NOTICE_HEIGHT)
+/// Where notice `i` (0 = oldest) of `count` goes on an output of `output`: one cell each,
+/// side by side across the notice bar.
+pub fn notice_rect(i: usize, count: usize, output: Size) -> Rect {
+    let count = i64::try_from(count.max(1)).unwrap_or(1);
+    let i = i64::try_from(i).unwrap_or(count).min(count);
+    let x = |k: i64| i32::try_from(i64::from(output.w) * k / count).unwrap_or(output.w);
+    Rect::new(x(i), 0, x(i + 1) - x(i), NOTICE_HEIGHT)
 }
 
 fn scaled(c: Rgb, opacity: u8) -> [f32; 4] {
@@ -63,7 +67,7 @@ where
     cache.truncate(views.len());
     let mut out = Vec::new();
     for (i, view) in views.iter().enumerate() {
-        let rect = notice_rect(i, output);
+        let rect = notice_rect(i, views.len(), output);
         if cache.get(i).is_none_or(|v| v.key != *view) {
             let height = usize::try_from(NOTICE_HEIGHT).unwrap_or(1);
             let mut img = font.rasterize(&view.text, height, TITLE_PAD * 2, NOTICE_TEXT);

@@ -224,9 +224,9 @@ fn floods_and_extreme_geometry_are_cut_to_size() {
     ];
     d.commit_frame(bad, popups[0], px, &damage).unwrap();
     d.desktop.verify_invariants().unwrap();
-    let output = d.desktop.output_rect();
+    let usable = d.desktop.usable_area();
     for p in &popups {
-        assert!(output.contains_rect(&d.desktop.frame(*p).unwrap().outer));
+        assert!(usable.contains_rect(&d.desktop.frame(*p).unwrap().outer));
     }
     // The untrusted windows cover the screen, but not the focused work window: a request
     // never raises anything above it.
@@ -236,11 +236,17 @@ fn floods_and_extreme_geometry_are_cut_to_size() {
     mail_intact(&s, &shot);
     let red = s.state.dom0.theme.color(Label::Red);
     let top_left = s.state.dom0.desktop.frame(popups[0]).unwrap().outer;
-    assert_eq!((top_left.x, top_left.y), (0, 0));
+    let bar = s.state.dom0.desktop.reserved_area().h;
+    assert_eq!((top_left.x, top_left.y), (0, bar), "below dom0's notice bar");
     assert_eq!(
-        shot.rgb(0, 0),
+        shot.rgb(0, bar),
         Some(red),
         "the popup's border, in the untrusted colour"
+    );
+    assert_eq!(
+        shot.rgb(0, 0),
+        Some(bulkhead_compositor::render::BACKGROUND),
+        "dom0's strip stays dom0's"
     );
 }
 

@@ -1,10 +1,13 @@
 //! Property tests: random sequences of qube requests and user actions over several qubes,
-//! windows, labels and output sizes; after every step the model's invariants hold, and the
+//! windows, labels, window policies and output sizes; after every step the model's
+//! invariants hold (among them: no guest frame enters dom0's reserved strip, every popup is
+//! at most 90% of each output side, fullscreen only where the policy allows it), and the
 //! security rules about focus and stacking are checked against the step that was taken.
 
 use bulkhead_border_theme::{Label, QubeName};
 use bulkhead_compositor::desktop::{
-    Desktop, FrameStyle, ModelEvent, Point, QubeId, QubeRequest, Size, SizeHints, WindowId,
+    Desktop, FrameStyle, ModelEvent, POPUP_MAX_PERCENT, Point, QubeId, QubeRequest, Size,
+    SizeHints, WindowId, WindowMode,
 };
 use proptest::prelude::*;
 
@@ -81,6 +84,21 @@ enum Op {
     RemoveQube {
         qube: usize,
     },
+    Maximize {
+        qube: usize,
+        window: usize,
+        on: bool,
+    },
+    Fullscreen {
+        qube: usize,
+        window: usize,
+        on: bool,
+    },
+    /// dom0's window policy for a qube changes.
+    Policy {
+        qube: usize,
+        allow_fullscreen: bool,
+    },
 }
 
 fn side() -> impl Strategy<Value = i32> {
@@ -113,7 +131,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => win.clone().prop_map(|window| Op::Close { window }),
         1 => (q.clone(), 0..8usize).prop_map(|(qube, label)| Op::SetLabel { qube, label }),
         1 => (-10..2000i32, -10..1500i32).prop_map(|(w, h)| Op::OutputSize { w, h }),
-        1 => q.prop_map(|qube| Op::RemoveQube { qube }),
+        1 => q.clone().prop_map(|qube| Op::RemoveQube { qube }),
+        2 => (q.clone(), win.clone(), any::<bool>())
+            .prop_map(|(qube, window, on)| Op::Maximize { qube, window, on }),
+        3 => (q.clone(), win, any::<bool>())
+            .prop_map(|(qube, window, on)| Op::Fullscreen { qube, window, on }),
+        1 => (q, any::<bool>())
+            .prop_map(|(qube, allow_fullscreen)| Op::Policy { qube, allow_fullscreen }),
     ]
 }
 
@@ -130,6 +154,8 @@ impl Op {
                 | Op::Resize { .. }
                 | Op::SetTitle { .. }
                 | Op::Hints { .. }
+                | Op::Maximize { .. }
+                | Op::Fullscreen { .. }
         )
     }
 }
@@ -176,7 +202,9 @@ impl World {
             | QubeRequest::Resize { window, .. }
             | QubeRequest::SetTitle { window, .. }
             | QubeRequest::SetAppId { window, .. }
-            | QubeRequest::SizeHints { window, .. } => Some(*window),
+            | QubeRequest::SizeHints { window, .. }
+            | QubeRequest::SetMaximized { window, .. }
+            | QubeRequest::SetFullscreen { window, .. } => Some(*window),
             QubeRequest::CreateToplevel { .. } => None,
         };
         let was_owned = target.is_none_or(|t| owned(&self.d, t));
@@ -308,6 +336,20 @@ impl World {
                 self.d.set_qube_label(self.qubes[qube], Label::ALL[label]);
             }
             Op::OutputSize { w, h } => self.d.set_output_size(Size::new(w, h)),
+            Op::Maximize { qube, window, on } => {
+                let window = self.win(window);
+                self.request(qube, QubeRequest::SetMaximized { window, on })
+            }
+            Op::Fullscreen { qube, window, on } => {
+                let window = self.win(window);
+                self.request(qube, QubeRequest::SetFullscreen { window, on })
+            }
+            Op::Policy {
+                qube,
+                allow_fullscreen,
+            } => {
+                assert!(self.d.set_fullscreen_allowed(self.qubes[qube], allow_fullscreen));
+            }
             Op::RemoveQube { qube } => {
                 let q = self.qubes[qube];
                 self.d.remove_qube(q);
@@ -331,7 +373,13 @@ proptest! {
         (border, popup_border, title_height, min_title_width)
             in (1..=32i32, 1..=32i32, 12..=96i32, 0..=200i32),
     ) {
-        let style = FrameStyle { border, popup_border, title_height, min_title_width };
+        let style = FrameStyle {
+            border,
+            popup_border,
+            title_height,
+            min_title_width,
+            fullscreen_strip: title_height / 2,
+        };
         let mut world = World::new(style);
         let mut focus = None;
         for op in ops {
@@ -340,19 +388,48 @@ proptest! {
             // The events tell the focus story exactly, and a qube's request can only ever
             // take focus away.
             for event in world.d.take_events() {
-                if let ModelEvent::Focus { from, to } = event {
-                    prop_assert_eq!(from.map(|(_, w)| w), focus);
-                    prop_assert!(!by_qube || to.is_none(), "a request gave focus");
-                    focus = to.map(|(_, w)| w);
+                match event {
+                    ModelEvent::Focus { from, to } => {
+                        prop_assert_eq!(from.map(|(_, w)| w), focus);
+                        prop_assert!(!by_qube || to.is_none(), "a request gave focus");
+                        focus = to.map(|(_, w)| w);
+                    }
+                    // dom0 tells only the owner, and the size it tells is the one it shows.
+                    ModelEvent::Configure { qube, window, size, mode } => {
+                        if let Some(w) = world.d.window(window) {
+                            prop_assert_eq!(w.qube(), qube);
+                            prop_assert!(w.parent().is_none(), "configure for a popup");
+                            if w.mode() == mode {
+                                prop_assert_eq!(w.size(), size);
+                            }
+                        }
+                    }
+                    ModelEvent::Close(_) => {}
                 }
             }
             prop_assert_eq!(focus, world.d.focused());
             if let Err(e) = world.d.verify_invariants() {
                 return Err(TestCaseError::fail(e.to_string()));
             }
-            // Every visible window has exactly one qube and so one label.
-            for (w, _) in world.d.visible_frames() {
-                prop_assert!(world.d.label_of(w.id()).is_some());
+            // Every visible window has exactly one qube and so one border colour, stays out
+            // of dom0's strip, and popups stay within 90% of each output side.
+            let reserved = world.d.reserved_area();
+            let output = world.d.output();
+            for (w, frame) in world.d.visible_frames() {
+                prop_assert_eq!(world.d.qubes().filter(|(q, _)| *q == w.qube()).count(), 1);
+                let label = world.d.label_of(w.id());
+                prop_assert_eq!(label, world.d.qube(w.qube()).map(|q| q.label));
+                prop_assert!(!frame.outer.overlaps(&reserved), "{:?} over dom0's strip", w.id());
+                if w.parent().is_some() {
+                    prop_assert!(
+                        frame.content.w * 100 <= output.w * POPUP_MAX_PERCENT
+                            && frame.content.h * 100 <= output.h * POPUP_MAX_PERCENT
+                    );
+                }
+                if w.mode() == WindowMode::Fullscreen {
+                    prop_assert!(world.d.qube(w.qube()).unwrap().allows_fullscreen());
+                    prop_assert!(frame.title_bar.is_some(), "fullscreen without a label strip");
+                }
             }
         }
     }

@@ -106,8 +106,8 @@ mod tests {
 
     #[test]
     fn parses_applies_and_refuses() {
-        let p = WindowPolicy::parse("[qube.media]\nallow_fullscreen = true\n[qube.work]\n")
-            .unwrap();
+        let p =
+            WindowPolicy::parse("[qube.media]\nallow_fullscreen = true\n[qube.work]\n").unwrap();
         assert!(p.qubes["media"].allow_fullscreen);
         assert!(!p.qubes["work"].allow_fullscreen);
         assert_eq!(WindowPolicy::parse("").unwrap(), WindowPolicy::default());

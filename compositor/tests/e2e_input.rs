@@ -13,19 +13,8 @@ use common::session::{Session, available};
 fn shot(s: &Session, name: &str) -> bulkhead_compositor::backend::Screenshot {
     let path = s.dir.path().join(name);
     s.control(&[Request::Screenshot { path: path.clone() }]);
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let argb = buf[..info.buffer_size()]
-        .chunks_exact(3)
-        .map(|p| 0xff00_0000 | u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]))
-        .collect();
     let _ = std::fs::copy(&path, common::artifacts().join(name));
-    bulkhead_compositor::backend::Screenshot {
-        size: bulkhead_compositor::desktop::Size::new(info.width as i32, info.height as i32),
-        argb,
-    }
+    common::read_png(&path)
 }
 
 /// Pixels of `r` that differ between `a` and `b`, leaving out what lies under `above`

@@ -237,7 +237,11 @@ fn floods_and_extreme_geometry_are_cut_to_size() {
     let red = s.state.dom0.theme.color(Label::Red);
     let top_left = s.state.dom0.desktop.frame(popups[0]).unwrap().outer;
     let bar = s.state.dom0.desktop.reserved_area().h;
-    assert_eq!((top_left.x, top_left.y), (0, bar), "below dom0's notice bar");
+    assert_eq!(
+        (top_left.x, top_left.y),
+        (0, bar),
+        "below dom0's notice bar"
+    );
     assert_eq!(
         shot.rgb(0, bar),
         Some(red),

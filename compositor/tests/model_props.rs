@@ -348,7 +348,10 @@ impl World {
                 qube,
                 allow_fullscreen,
             } => {
-                assert!(self.d.set_fullscreen_allowed(self.qubes[qube], allow_fullscreen));
+                assert!(
+                    self.d
+                        .set_fullscreen_allowed(self.qubes[qube], allow_fullscreen)
+                );
             }
             Op::RemoveQube { qube } => {
                 let q = self.qubes[qube];

@@ -326,9 +326,10 @@ impl Desktop {
     /// The largest content a popup may show: each side at most [`POPUP_MAX_PERCENT`] % of
     /// the output's, and its frame inside the usable area.
     pub fn max_popup_size(&self) -> Size {
-        let fit = layout::max_content_size(self.usable_area().size(), FrameKind::Popup, &self.style);
-        let pct = |v: i32| i32::try_from(i64::from(v) * i64::from(POPUP_MAX_PERCENT) / 100)
-            .unwrap_or(v);
+        let fit =
+            layout::max_content_size(self.usable_area().size(), FrameKind::Popup, &self.style);
+        let pct =
+            |v: i32| i32::try_from(i64::from(v) * i64::from(POPUP_MAX_PERCENT) / 100).unwrap_or(v);
         Size::new(
             fit.w.min(pct(self.output.w)).max(1),
             fit.h.min(pct(self.output.h)).max(1),
@@ -511,11 +512,7 @@ impl Desktop {
     pub fn frame(&self, id: WindowId) -> Option<FrameGeometry> {
         let w = self.windows.get(&id)?;
         let content = self.content_rect(id)?;
-        Some(layout::frame_geometry(
-            content,
-            w.frame_kind(),
-            &self.style,
-        ))
+        Some(layout::frame_geometry(content, w.frame_kind(), &self.style))
     }
 
     /// Every visible window with its frame, bottom to top: what the renderer draws.

@@ -83,7 +83,11 @@ impl Desktop {
         w.wants_fullscreen = on;
         let mode = self.update_mode(id);
         if on && mode != WindowMode::Fullscreen {
-            tracing::info!(?qube, ?id, "fullscreen not allowed by the window policy: maximized instead");
+            tracing::info!(
+                ?qube,
+                ?id,
+                "fullscreen not allowed by the window policy: maximized instead"
+            );
         }
         Ok(mode)
     }
@@ -243,8 +247,16 @@ mod tests {
         d.take_events();
         assert_eq!(d.set_fullscreen(work, w, true), Ok(WindowMode::Maximized));
         let frame = d.frame(w).unwrap();
-        assert_eq!(frame.outer, d.usable_area(), "fills the area below dom0's bar");
-        assert!(frame.title_bar.is_some_and(|t| t.h == d.style().title_height));
+        assert_eq!(
+            frame.outer,
+            d.usable_area(),
+            "fills the area below dom0's bar"
+        );
+        assert!(
+            frame
+                .title_bar
+                .is_some_and(|t| t.h == d.style().title_height)
+        );
         assert_eq!(
             configures(&mut d),
             [(w, frame.content.size(), WindowMode::Maximized)]
@@ -255,10 +267,7 @@ mod tests {
         assert!(configures(&mut d).is_empty());
         assert_eq!(d.set_fullscreen(work, w, false), Ok(WindowMode::Normal));
         assert_eq!(d.content_rect(w), Some(before));
-        assert_eq!(
-            configures(&mut d),
-            [(w, before.size(), WindowMode::Normal)]
-        );
+        assert_eq!(configures(&mut d), [(w, before.size(), WindowMode::Normal)]);
         d.verify_invariants().unwrap();
     }
 

@@ -11,9 +11,9 @@
 
 use bulkhead_border_theme::sanitize_title;
 
-use super::layout::{self, FrameKind, Point, Size};
 #[cfg(test)]
 use super::POPUP_MAX_PERCENT;
+use super::layout::{self, FrameKind, Point, Size};
 use super::{
     Desktop, MAX_APP_ID_CHARS, MAX_POPUP_DEPTH, MAX_TITLE_CHARS, MAX_WINDOW_SIDE,
     MAX_WINDOWS_PER_QUBE, QubeId, SizeHints, Window, WindowId, WindowKind,
@@ -543,7 +543,13 @@ mod tests {
             .create_popup(work, w, Point::new(-5000, -5000), Size::new(16000, 16000))
             .unwrap();
         let size = d.window(p).unwrap().size();
-        assert_eq!(size, Size::new(1280 * POPUP_MAX_PERCENT / 100, 800 * POPUP_MAX_PERCENT / 100));
+        assert_eq!(
+            size,
+            Size::new(
+                1280 * POPUP_MAX_PERCENT / 100,
+                800 * POPUP_MAX_PERCENT / 100
+            )
+        );
         // A later frame of the same huge size is cut the same way.
         assert_eq!(d.resize(work, p, Size::new(16000, 16000)), Ok(size));
         let r = d.frame(p).unwrap().outer;

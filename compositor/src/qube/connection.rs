@@ -97,7 +97,9 @@ pub enum Violation {
     #[error("more than {RATE_PER_SECOND} messages per second")]
     Flood,
     /// Kept asking for window-state changes far over [`STATE_CHANGES_PER_SECOND`].
-    #[error("window-state requests flood: more than {STATE_CHANGES_PER_SECOND} per second, {STATE_REFUSALS_BURST} refused")]
+    #[error(
+        "window-state requests flood: more than {STATE_CHANGES_PER_SECOND} per second, {STATE_REFUSALS_BURST} refused"
+    )]
     StateFlood,
     /// A second frame for a window before dom0 acknowledged the first.
     #[error("frame {serial} of window {window} sent before the previous one was acknowledged")]
@@ -612,7 +614,11 @@ impl Connection {
             height: buffer.height,
         });
         if shown != asked && self.configured.get(&window) != Some(&shown) {
-            let mode = dom0.desktop.window(id).map(|w| w.mode()).unwrap_or_default();
+            let mode = dom0
+                .desktop
+                .window(id)
+                .map(|w| w.mode())
+                .unwrap_or_default();
             self.configure(window, shown, mode)?;
         } else if shown == asked {
             self.configured.remove(&window);

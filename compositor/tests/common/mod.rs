@@ -1,11 +1,14 @@
-//! The headless fixture shared by the integration tests: a model, a scene and a pixman
-//! output, driven in-process (as niri's tests drive its state), plus pixel-check helpers.
+//! The fixtures shared by the integration tests: a headless model, scene and pixman output
+//! driven in-process (as niri's tests drive its state), plus pixel-check helpers;
+//! [`session`]: the compositor process with real agents and clients; [`standin`]: the
+//! compositor process with stand-in agents that speak the protocol directly (hostile tests).
 #![allow(
     dead_code,
     reason = "each test file uses a different part of the fixture"
 )]
 
 pub mod session;
+pub mod standin;
 
 use std::path::PathBuf;
 
@@ -24,6 +27,23 @@ pub fn artifacts() -> PathBuf {
         .join("test-artifacts");
     std::fs::create_dir_all(&dir).expect("create test-artifacts");
     dir
+}
+
+/// Reads a PNG screenshot (RGB, as the compositor writes them).
+pub fn read_png(path: &std::path::Path) -> Screenshot {
+    let file = std::fs::File::open(path).expect("screenshot file");
+    let decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let argb = buf[..info.buffer_size()]
+        .chunks_exact(3)
+        .map(|p| 0xff00_0000 | u32::from(p[0]) << 16 | u32::from(p[1]) << 8 | u32::from(p[2]))
+        .collect();
+    Screenshot {
+        size: Size::new(info.width as i32, info.height as i32),
+        argb,
+    }
 }
 
 /// The known test pattern of a qube: red = x, green = y, blue = `tag`, opaque.

@@ -555,9 +555,8 @@ fn popups_off_screen_are_pulled_back() {
         bulkhead_protocol::MAX_POPUP_OFFSET_Y,
     );
     let places = [(-mx, -my), (-500, -500), (mx, my), (mx, -my), (-mx, my)];
-    for (i, at) in places.into_iter().enumerate() {
-        let id = 2 + i as u32;
-        d.bad.popup(id, top, at, (40, 30), (1 + i as u64) << 20);
+    for (id, at) in (2u32..).zip(places) {
+        d.bad.popup(id, top, at, (40, 30), u64::from(id) << 20);
         d.bad.frame_done(0);
     }
     let popups: Vec<WindowInfo> = d
@@ -697,7 +696,7 @@ fn fullscreen_toggle_flood() {
         }
         assert!(bad.was_disconnected(), "still connected after the flood");
         assert!(
-            configures >= STATE_BURST as usize / 2 && configures < sent / 4,
+            configures as f64 >= STATE_BURST / 2.0 && configures < sent / 4,
             "dom0 acted on {configures} of {sent} toggles"
         );
     });

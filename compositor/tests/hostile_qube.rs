@@ -249,7 +249,7 @@ fn floods_and_extreme_geometry_are_cut_to_size() {
     );
     assert_eq!(
         shot.rgb(0, 0),
-        Some(bulkhead_compositor::render::BACKGROUND),
+        Some(BACKGROUND),
         "dom0's strip stays dom0's"
     );
 }

@@ -150,6 +150,62 @@ fn maximize_fullscreen_and_minimize_are_requests_to_dom0() {
 }
 
 #[test]
+fn wishes_made_before_the_first_commit_reach_dom0_after_creation() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let _toplevel = client.toplevel_prepared(
+        "early",
+        (60, 60),
+        None,
+        |_, _| RED,
+        |t| {
+            t.set_maximized();
+            t.set_fullscreen(None);
+        },
+    );
+    fixture.wait_for("mapped", |f| f.windows.values().any(|w| w.mapped));
+    let id = window(fixture.live(true)[0]);
+    let wishes = |f: &Fixture| -> Vec<AgentMessage> {
+        f.log
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m,
+                    AgentMessage::SetMaximized { .. } | AgentMessage::SetFullscreen { .. }
+                )
+            })
+            .cloned()
+            .collect()
+    };
+    fixture.wait_for("the early wishes", |f| wishes(f).len() == 2);
+    assert_eq!(
+        wishes(&fixture),
+        [
+            AgentMessage::SetMaximized {
+                window: id,
+                on: true
+            },
+            AgentMessage::SetFullscreen {
+                window: id,
+                on: true
+            },
+        ]
+    );
+    // After CreateWindow, never before it.
+    let created = fixture
+        .log
+        .iter()
+        .position(|m| matches!(m, AgentMessage::CreateWindow { .. }))
+        .unwrap();
+    let first_wish = fixture
+        .log
+        .iter()
+        .position(|m| matches!(m, AgentMessage::SetMaximized { .. }))
+        .unwrap();
+    assert!(created < first_wish);
+}
+
+#[test]
 fn windows_are_rendered_at_dom0s_scale() {
     let mut fixture = Fixture::start();
     fixture.send(Dom0Message::OutputChange {

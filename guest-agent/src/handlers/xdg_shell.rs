@@ -74,6 +74,42 @@ impl Agent {
     pub(crate) fn announce(&mut self, id: WindowId) {
         self.announce_texts(id);
         self.announce_size_hints(id);
+        self.announce_early_wishes(id);
+    }
+
+    /// Sends the maximize/fullscreen wishes the client made before dom0 knew the window.
+    fn announce_early_wishes(&mut self, id: WindowId) {
+        let Some(window) = self.windows.get_mut(id).filter(|w| w.created) else {
+            return;
+        };
+        let maximized = window.announced.early_maximized.take();
+        let fullscreen = window.announced.early_fullscreen.take();
+        if let Some(on) = maximized {
+            self.send(AgentMessage::SetMaximized { window: id, on });
+        }
+        if let Some(on) = fullscreen {
+            self.send(AgentMessage::SetFullscreen { window: id, on });
+        }
+    }
+
+    /// A maximize or fullscreen wish: sent now if dom0 knows the window, else kept (the
+    /// latest of each kind) for [`Agent::announce`].
+    fn wish(&mut self, surface: &ToplevelSurface, message: impl FnOnce(WindowId) -> AgentMessage) {
+        let Some(id) = self.windows.id_of(surface.wl_surface()) else {
+            return;
+        };
+        let message = message(id);
+        match self.windows.get_mut(id) {
+            Some(w) if w.created => self.send(message),
+            Some(w) => match message {
+                AgentMessage::SetMaximized { on, .. } => w.announced.early_maximized = Some(on),
+                AgentMessage::SetFullscreen { on, .. } => {
+                    w.announced.early_fullscreen = Some(on);
+                }
+                _ => {}
+            },
+            None => {}
+        }
     }
 
     /// Sends the toplevel's title and app id if they changed and dom0 knows the window.
@@ -292,14 +328,14 @@ impl XdgShellHandler for Agent {
     }
 
     fn maximize_request(&mut self, surface: ToplevelSurface) {
-        self.request(&surface, |window| AgentMessage::SetMaximized {
+        self.wish(&surface, |window| AgentMessage::SetMaximized {
             window,
             on: true,
         });
     }
 
     fn unmaximize_request(&mut self, surface: ToplevelSurface) {
-        self.request(&surface, |window| AgentMessage::SetMaximized {
+        self.wish(&surface, |window| AgentMessage::SetMaximized {
             window,
             on: false,
         });
@@ -310,14 +346,14 @@ impl XdgShellHandler for Agent {
         surface: ToplevelSurface,
         _output: Option<wl_output::WlOutput>,
     ) {
-        self.request(&surface, |window| AgentMessage::SetFullscreen {
+        self.wish(&surface, |window| AgentMessage::SetFullscreen {
             window,
             on: true,
         });
     }
 
     fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
-        self.request(&surface, |window| AgentMessage::SetFullscreen {
+        self.wish(&surface, |window| AgentMessage::SetFullscreen {
             window,
             on: false,
         });

@@ -52,6 +52,11 @@ pub struct Announced {
     pub app_id: Option<String>,
     /// Last size hints computed (min, max), sent or not.
     pub size_hints: Option<(Option<Size>, Option<Size>)>,
+    /// Maximize and fullscreen wishes made before dom0 knew the window (clients such as
+    /// `foot --fullscreen` ask before their first commit): sent right after creation.
+    pub early_maximized: Option<bool>,
+    /// See [`Announced::early_maximized`].
+    pub early_fullscreen: Option<bool>,
 }
 
 /// One dom0 window.

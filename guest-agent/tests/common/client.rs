@@ -259,15 +259,29 @@ impl Client {
     pub fn toplevel_with(
         &mut self,
         title: &str,
+        size: (i32, i32),
+        geometry: Option<(i32, i32, i32, i32)>,
+        pixel: impl Fn(i32, i32) -> u32,
+    ) -> Toplevel {
+        self.toplevel_prepared(title, size, geometry, pixel, |_| {})
+    }
+
+    /// As [`Client::toplevel_with`], with `prepare` called on the toplevel before its
+    /// first commit (state wishes such as `set_fullscreen`, as `foot --fullscreen` does).
+    pub fn toplevel_prepared(
+        &mut self,
+        title: &str,
         (width, height): (i32, i32),
         geometry: Option<(i32, i32, i32, i32)>,
         pixel: impl Fn(i32, i32) -> u32,
+        prepare: impl FnOnce(&xdg_toplevel::XdgToplevel),
     ) -> Toplevel {
         let surface = self.compositor.create_surface(&self.qh, ());
         let xdg_surface = self.wm_base.get_xdg_surface(&surface, &self.qh, ());
         let toplevel = xdg_surface.get_toplevel(&self.qh, ());
         toplevel.set_title(title.to_owned());
         toplevel.set_app_id("bulkhead.test".to_owned());
+        prepare(&toplevel);
         surface.commit();
         self.acknowledge(&xdg_surface);
         if let Some((x, y, w, h)) = geometry {

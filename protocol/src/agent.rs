@@ -112,14 +112,19 @@ pub enum AgentMessage {
         /// `1..=MAX_DAMAGE_RECTS` non-empty rectangles inside the buffer.
         rects: Vec<Rect>,
     },
-    /// The client asks to enter (`true`) or leave fullscreen; dom0 decides.
+    /// The client asks to enter (`true`) or leave fullscreen; dom0 decides. A wish, never an
+    /// order: dom0 maximizes instead unless its window policy lets this qube go fullscreen,
+    /// keeps its label visible either way, rate-limits wishes, and answers with
+    /// [`Configure`](crate::Dom0Message::Configure) carrying the state it chose.
     SetFullscreen {
         /// The window.
         window: WindowId,
         /// Requested state.
         on: bool,
     },
-    /// The client asks to be maximized (`true`) or not; dom0 decides.
+    /// The client asks to be maximized (`true`) or not; dom0 decides, as for
+    /// [`SetFullscreen`](Self::SetFullscreen): maximized means the output's area below dom0's
+    /// reserved strip, with the window's border and title bar kept.
     SetMaximized {
         /// The window.
         window: WindowId,

@@ -1,0 +1,315 @@
+//! The real desktop session on a virtual KMS device (DESIGN.md, test tier 3): a QEMU TCG
+//! guest with a virtio-gpu display runs the compositor's DRM backend (libseat's built-in
+//! seat, udev, libinput, pixman into dumb buffers), qube `work` shows weston-simple-shm, and
+//! QEMU's own `screendump` — what a user would see on the display — is checked pixel by
+//! pixel for dom0's blue frame and title bar. Then the display is unplugged and plugged back
+//! (its connector's status in sysfs: a real hotplug uevent through udev), and a second
+//! display comes and goes (the desktop is re-laid out to fit both).
+//!
+//! The guest also runs the compositor where it must refuse to start, and the test checks the
+//! errors say what to do: no seat, no DRM device, no connected display.
+//!
+//! Needs the guest's initramfs (`compositor/tests/drm-testhost/build.sh`, which uses
+//! `$BULKHEAD_CACHE`, default `/work/vmm-cache`); ignored by default:
+//!
+//! ```text
+//! compositor/tests/drm-testhost/build.sh
+//! cargo test -p bulkhead-tests --test drm_session -- --ignored
+//! ```
+//!
+//! Screendumps land in `<target>/test-artifacts/drm_session/`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use bulkhead_compositor::control::{Response, WindowInfo};
+use bulkhead_tests::desktop::artifact_dir;
+use bulkhead_tests::screen::{BLUE, Screen, check_frame};
+
+/// Longest wait for one step of the guest (TCG is slow, CI machines are shared).
+const STEP: Duration = Duration::from_secs(300);
+
+/// The QEMU guest, killed when dropped.
+struct Guest {
+    qemu: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    qmp: PathBuf,
+    dir: PathBuf,
+    started: Instant,
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
+}
+
+impl Guest {
+    fn boot(dir: &Path) -> Guest {
+        let cache = std::env::var("BULKHEAD_CACHE").unwrap_or_else(|_| "/work/vmm-cache".into());
+        let out = PathBuf::from(cache).join("out");
+        let (kernel, initrd) = (out.join("vmlinuz"), out.join("drm-guest.cpio"));
+        assert!(
+            kernel.exists() && initrd.exists(),
+            "the DRM test guest is not built ({} missing): run compositor/tests/drm-testhost/build.sh",
+            initrd.display()
+        );
+        let qmp = dir.join("qmp.sock");
+        let started = Instant::now();
+        let mut qemu = Command::new("qemu-system-x86_64")
+            .args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024"])
+            .args(["-display", "none", "-vga", "none", "-no-reboot"])
+            .args(["-serial", "stdio", "-monitor", "none"])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+            .args([
+                "-device",
+                "virtio-gpu-pci,id=gpu,max_outputs=2,xres=1280,yres=800",
+            ])
+            .args(["-device", "virtio-keyboard-pci", "-device", "virtio-tablet-pci"])
+            .arg("-kernel")
+            .arg(&kernel)
+            .arg("-initrd")
+            .arg(&initrd)
+            .args(["-append", "console=ttyS0 quiet panic=-1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("qemu.stderr")).expect("qemu log"),
+            ))
+            .spawn()
+            .expect("qemu-system-x86_64 starts (Debian: qemu-system-x86)");
+        let stdin = qemu.stdin.take().expect("stdin");
+        let stdout = qemu.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        let mut log = std::fs::File::create(dir.join("guest.log")).expect("guest log");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let line = line.trim_end_matches('\r').to_owned();
+                let _ = writeln!(log, "{line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Guest {
+            qemu,
+            stdin,
+            lines,
+            qmp,
+            dir: dir.to_owned(),
+            started,
+        }
+    }
+
+    /// Waits for the next line starting with `prefix`; returns the rest of it.
+    fn expect(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.trim().to_owned();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no {prefix:?} from the guest in {STEP:?}; see {}", self.log())
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the guest stopped before {prefix:?}; see {}", self.log())
+                }
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        self.dir.join("guest.log").display().to_string()
+    }
+
+    /// Sends a command to the guest's init and waits until it is done.
+    fn command(&mut self, cmd: &str) -> (String, Vec<WindowInfo>) {
+        writeln!(self.stdin, "{cmd}").expect("write to the guest console");
+        self.stdin.flush().expect("flush");
+        let hotplug = self.expect("BULKHEAD-DRM-HOTPLUG");
+        let windows = windows(&self.expect("BULKHEAD-DRM-WINDOWS"));
+        self.expect("BULKHEAD-DRM-READY");
+        (hotplug, windows)
+    }
+
+    /// QEMU's picture of display `head`, as a PNG in the artifacts.
+    fn screendump(&self, name: &str, head: u32) -> Screen {
+        let path = self.dir.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&path);
+        let mut qmp = Qmp::connect(&self.qmp);
+        qmp.execute(&format!(
+            r#"{{"execute":"screendump","arguments":{{"filename":"{}","format":"png","device":"gpu","head":{head}}}}}"#,
+            path.display()
+        ));
+        Screen::load(&path).unwrap_or_else(|e| panic!("screendump {}: {e}", path.display()))
+    }
+
+    /// Screendumps until dom0's frame of `window` is right (the first frames may still be
+    /// on their way to the display), at most a minute.
+    fn frame_on_screen(&self, name: &str, head: u32, windows: &[WindowInfo], id: u64) -> Screen {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.screendump(name, head);
+            match check_frame(&screen, windows, id, BLUE) {
+                Ok(_) => return screen,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("{e}\nscreen {}, guest log {}", screen.path.display(), self.log())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
+    }
+}
+
+/// A minimal QMP client.
+struct Qmp {
+    stream: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Qmp {
+    fn connect(path: &Path) -> Qmp {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let stream = loop {
+            match UnixStream::connect(path) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() > deadline => panic!("QMP {}: {e}", path.display()),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut qmp = Qmp { stream, reader };
+        qmp.read_line(); // the greeting
+        qmp.execute(r#"{"execute":"qmp_capabilities"}"#);
+        qmp
+    }
+
+    fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("QMP read");
+        line
+    }
+
+    /// Runs a command; panics on an error answer. Events in between are skipped.
+    fn execute(&mut self, command: &str) {
+        writeln!(self.stream, "{command}").expect("QMP write");
+        loop {
+            let line = self.read_line();
+            assert!(!line.is_empty(), "QMP closed during {command}");
+            if line.contains("\"return\"") {
+                return;
+            }
+            assert!(!line.contains("\"error\""), "QMP {command}: {line}");
+        }
+    }
+}
+
+fn windows(json: &str) -> Vec<WindowInfo> {
+    let response: Response =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("list-windows answer {json}: {e}"));
+    response.windows.expect("windows in the answer")
+}
+
+/// `BULKHEAD-DRM-CASE name rc=N` and its error lines.
+fn refusal(guest: &Guest, name: &str) -> String {
+    let case = guest.expect(&format!("BULKHEAD-DRM-CASE {name}"));
+    assert_ne!(case, "rc=0", "{name}: the compositor started; see {}", guest.log());
+    guest.expect(&format!("BULKHEAD-DRM-ERROR {name}:"))
+}
+
+#[test]
+#[ignore = "boots a QEMU guest: compositor/tests/drm-testhost/build.sh, then --ignored"]
+fn drm_session_on_a_virtual_display() {
+    let dir = artifact_dir("drm_session");
+    let mut guest = Guest::boot(&dir);
+    let booted = guest.expect("BULKHEAD-DRM-BOOTED");
+    let boot_host = guest.started.elapsed();
+    eprintln!("guest booted: {booted} s guest uptime, {boot_host:.1?} after QEMU started");
+
+    // The clear errors.
+    let no_seat = refusal(&guest, "no-seat");
+    assert!(
+        no_seat.contains("no seat") && no_seat.contains("seatd") && no_seat.contains("(VT)"),
+        "{no_seat}"
+    );
+    let no_device = refusal(&guest, "no-device");
+    assert!(
+        no_device.contains("/dev/dri") && no_device.contains("--backend headless"),
+        "{no_device}"
+    );
+    let no_connector = refusal(&guest, "no-connector");
+    assert!(
+        no_connector.contains("no connected display") && no_connector.contains("Virtual"),
+        "{no_connector}"
+    );
+
+    // The session: qube work's window in a blue frame, on the display.
+    let windows = windows(&guest.expect("BULKHEAD-DRM-WINDOWS"));
+    let up = guest.expect("BULKHEAD-DRM-UP");
+    eprintln!(
+        "session up: {up} ({:.1?} after QEMU started)",
+        guest.started.elapsed()
+    );
+    let work = windows
+        .iter()
+        .find(|w| w.qube == "work" && w.visible)
+        .unwrap_or_else(|| panic!("no visible window of work: {windows:?}"))
+        .id;
+    let screen = guest.frame_on_screen("session", 0, &windows, work);
+    assert_eq!((screen.width, screen.height), (1280, 800));
+    eprintln!("screendump: {}", screen.path.display());
+
+    // The display is unplugged: its output goes, the picture with it.
+    let (hotplug, _) = guest.command("unplug");
+    assert!(hotplug.ends_with("output removed"), "{hotplug}");
+    let dark = guest.screendump("unplugged", 0);
+    let blue = (0..dark.height)
+        .flat_map(|y| (0..dark.width).map(move |x| (x, y)))
+        .filter(|(x, y)| dark.pixel(*x, *y) == Some(BLUE))
+        .count();
+    assert_eq!(blue, 0, "the unplugged display still shows a frame: {}", dark.path.display());
+
+    // And plugged back: lit again, the frame is back.
+    let (hotplug, windows) = guest.command("plug");
+    assert!(hotplug.ends_with("output added"), "{hotplug}");
+    guest.frame_on_screen("replugged", 0, &windows, work);
+
+    // A second display comes: both show the whole desktop, laid out to fit the smaller.
+    let (hotplug, windows) = guest.command("second-on");
+    assert!(hotplug.ends_with("output added"), "{hotplug}");
+    let first = guest.frame_on_screen("two-displays-0", 0, &windows, work);
+    let second = guest.frame_on_screen("two-displays-1", 1, &windows, work);
+    for w in &windows {
+        let f = w.frame;
+        for s in [&first, &second] {
+            assert!(
+                f.x >= 0 && f.y >= 0 && f.x + f.w <= s.width && f.y + f.h <= s.height,
+                "frame {f:?} is not inside the {}x{} display",
+                s.width,
+                s.height
+            );
+        }
+    }
+    let (hotplug, _) = guest.command("second-off");
+    assert!(hotplug.ends_with("output removed"), "{hotplug}");
+
+    writeln!(guest.stdin, "quit").expect("quit");
+    let exit = guest.expect("BULKHEAD-DRM-EXIT");
+    guest.expect("BULKHEAD-DRM-DONE");
+    eprintln!(
+        "compositor {exit}; whole run {:.1?}",
+        guest.started.elapsed()
+    );
+}

@@ -77,7 +77,12 @@ impl Guest {
             .arg(&kernel)
             .arg("-initrd")
             .arg(&initrd)
-            .args(["-append", "console=ttyS0 quiet panic=-1"])
+            // The second display, when forced on, runs 1024x768 (it has no EDID to prefer a
+            // mode): smaller than the first, so the desktop is laid out anew.
+            .args([
+                "-append",
+                "console=ttyS0 quiet panic=-1 video=Virtual-2:1024x768",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
@@ -134,14 +139,41 @@ impl Guest {
         self.dir.join("guest.log").display().to_string()
     }
 
-    /// Sends a command to the guest's init and waits until it is done.
-    fn command(&mut self, cmd: &str) -> (String, Vec<WindowInfo>) {
+    /// Sends a hotplug command to the guest's init and waits until it is done. Returns
+    /// what happened, the compositor's new layout and the windows.
+    fn command(&mut self, cmd: &str) -> (String, String, Vec<WindowInfo>) {
         writeln!(self.stdin, "{cmd}").expect("write to the guest console");
         self.stdin.flush().expect("flush");
         let hotplug = self.expect("BULKHEAD-DRM-HOTPLUG");
+        let layout = self.expect("BULKHEAD-DRM-LAYOUT");
         let windows = windows(&self.expect("BULKHEAD-DRM-WINDOWS"));
         self.expect("BULKHEAD-DRM-READY");
-        (hotplug, windows)
+        (hotplug, layout, windows)
+    }
+
+    /// The windows, as the compositor lists them now.
+    fn windows(&mut self) -> Vec<WindowInfo> {
+        writeln!(self.stdin, "windows").expect("write to the guest console");
+        let windows = windows(&self.expect("BULKHEAD-DRM-WINDOWS"));
+        self.expect("BULKHEAD-DRM-READY");
+        windows
+    }
+
+    /// Input through QEMU's virtual devices (virtio tablet and keyboard: evdev in the guest,
+    /// read by libinput), as QMP `input-send-event` events.
+    fn input(&self, events: &str) {
+        Qmp::connect(&self.qmp).execute(&format!(
+            r#"{{"execute":"input-send-event","arguments":{{"events":[{events}]}}}}"#
+        ));
+    }
+
+    /// Moves the tablet to `(x, y)` of a `w`×`h` display.
+    fn pointer_to(&self, x: i32, y: i32, w: i32, h: i32) {
+        // QEMU's absolute axes run from 0 to 0x7fff over the display.
+        let (ax, ay) = ((x * 0x8000 + w / 2) / w, (y * 0x8000 + h / 2) / h);
+        self.input(&format!(
+            r#"{{"type":"abs","data":{{"axis":"x","value":{ax}}}}},{{"type":"abs","data":{{"axis":"y","value":{ay}}}}}"#
+        ));
     }
 
     /// QEMU's picture of display `head`, as a PNG in the artifacts.
@@ -216,6 +248,19 @@ impl Qmp {
     }
 }
 
+/// Whether dom0's arrow (a black left edge 13 px high, white inside) has its tip within
+/// 2 px of `(x, y)`.
+fn arrow_near(screen: &Screen, x: i32, y: i32) -> bool {
+    use bulkhead_tests::screen::Rgb;
+    let (black, white) = (Rgb::new(0, 0, 0), Rgb::new(0xff, 0xff, 0xff));
+    (x - 2..=x + 2).any(|tx| {
+        (y - 2..=y + 2).any(|ty| {
+            (0..13).all(|r| screen.pixel(tx, ty + r) == Some(black))
+                && (4..10).all(|r| screen.pixel(tx + 1, ty + r) == Some(white))
+        })
+    })
+}
+
 fn windows(json: &str) -> Vec<WindowInfo> {
     let response: Response =
         serde_json::from_str(json).unwrap_or_else(|e| panic!("list-windows answer {json}: {e}"));
@@ -270,10 +315,41 @@ fn drm_session_on_a_virtual_display() {
     let screen = guest.frame_on_screen("session", 0, &windows, work);
     assert_eq!((screen.width, screen.height), (1280, 800));
     eprintln!("screendump: {}", screen.path.display());
+    let info = windows.iter().find(|w| w.id == work).expect("work's window");
+    assert!(!info.focused, "nothing has focused the window yet");
+
+    // Real input devices: the virtual tablet moves dom0's pointer (libinput, then the same
+    // routing as every input), a click on the window focuses it, and the arrow is drawn
+    // where the tablet put it.
+    let g = info.geometry;
+    let (px, py) = (g.x + g.w / 2, g.y + g.h / 2);
+    guest.pointer_to(px, py, 1280, 800);
+    guest.input(r#"{"type":"btn","data":{"down":true,"button":"left"}}"#);
+    guest.input(r#"{"type":"btn","data":{"down":false,"button":"left"}}"#);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !guest.windows().iter().any(|w| w.id == work && w.focused) {
+        assert!(
+            Instant::now() < deadline,
+            "a click of the virtual tablet did not focus the window; see {}",
+            guest.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    writeln!(guest.stdin, "input-log").expect("input-log");
+    let device = guest.expect("BULKHEAD-DRM-INPUT");
+    eprintln!("libinput: {device}");
+    guest.expect("BULKHEAD-DRM-READY");
+    let pointed = guest.screendump("pointer", 0);
+    assert!(
+        arrow_near(&pointed, px, py),
+        "no pointer arrow near ({px}, {py}) in {}",
+        pointed.path.display()
+    );
 
     // The display is unplugged: its output goes, the picture with it.
-    let (hotplug, _) = guest.command("unplug");
+    let (hotplug, layout, _) = guest.command("unplug");
     assert!(hotplug.ends_with("output removed"), "{hotplug}");
+    assert!(layout.contains("outputs=[]"), "{layout}");
     let dark = guest.screendump("unplugged", 0);
     let blue = (0..dark.height)
         .flat_map(|y| (0..dark.width).map(move |x| (x, y)))
@@ -282,13 +358,15 @@ fn drm_session_on_a_virtual_display() {
     assert_eq!(blue, 0, "the unplugged display still shows a frame: {}", dark.path.display());
 
     // And plugged back: lit again, the frame is back.
-    let (hotplug, windows) = guest.command("plug");
+    let (hotplug, layout, windows) = guest.command("plug");
     assert!(hotplug.ends_with("output added"), "{hotplug}");
+    assert!(layout.ends_with("w=1280 h=800"), "{layout}");
     guest.frame_on_screen("replugged", 0, &windows, work);
 
     // A second display comes: both show the whole desktop, laid out to fit the smaller.
-    let (hotplug, windows) = guest.command("second-on");
+    let (hotplug, layout, windows) = guest.command("second-on");
     assert!(hotplug.ends_with("output added"), "{hotplug}");
+    assert!(layout.ends_with("w=1024 h=768"), "{layout}");
     let first = guest.frame_on_screen("two-displays-0", 0, &windows, work);
     let second = guest.frame_on_screen("two-displays-1", 1, &windows, work);
     for w in &windows {
@@ -302,11 +380,14 @@ fn drm_session_on_a_virtual_display() {
             );
         }
     }
-    let (hotplug, _) = guest.command("second-off");
+    assert_eq!((second.width, second.height), (1024, 768));
+    let (hotplug, layout, _) = guest.command("second-off");
     assert!(hotplug.ends_with("output removed"), "{hotplug}");
+    assert!(layout.ends_with("w=1280 h=800"), "{layout}");
 
     writeln!(guest.stdin, "quit").expect("quit");
     let exit = guest.expect("BULKHEAD-DRM-EXIT");
+    assert_eq!(exit, "rc=0", "the compositor did not end cleanly; see {}", guest.log());
     guest.expect("BULKHEAD-DRM-DONE");
     eprintln!(
         "compositor {exit}; whole run {:.1?}",

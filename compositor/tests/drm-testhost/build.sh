@@ -24,7 +24,8 @@ say() { echo "drm-testhost/build: $*" >&2; }
 
 # --- host packages -------------------------------------------------------------------------
 need=()
-for p in qemu-system-x86 busybox-static cpio weston fonts-dejavu-core xkb-data binutils; do
+for p in qemu-system-x86 busybox-static cpio weston fonts-dejavu-core xkb-data binutils \
+    libinput-bin; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -137,7 +138,8 @@ for d in "$UDEV/lib/udev" "$UDEV/usr/lib/udev"; do
     [ -d "$d/rules.d" ] && cp -a "$d/rules.d" "$G/lib/udev/"
 done
 
-# The title font and the keymaps dom0 compiles.
+# libinput's device quirks, the title font and the keymaps dom0 compiles.
+mkdir -p "$G/usr/share/libinput" && cp -rL /usr/share/libinput/. "$G/usr/share/libinput/"
 mkdir -p "$G/usr/share/fonts/truetype"
 cp -rL /usr/share/fonts/truetype/dejavu "$G/usr/share/fonts/truetype/"
 mkdir -p "$G/usr/share/X11" && cp -rL /usr/share/X11/xkb "$G/usr/share/X11/"

@@ -427,7 +427,7 @@ fn connector_name(info: &connector::Info) -> String {
     format!("{:?}-{}", info.interface(), info.interface_id())
 }
 
-/// Gives a connected connector a free CRTC and its preferred mode.
+/// Gives a connected connector a free CRTC and the mode [`plan::pick_mode`] picks.
 fn light(
     card: &mut Card,
     res: &smithay::reexports::drm::control::ResourceHandles,
@@ -438,12 +438,15 @@ fn light(
         reason,
     };
     let name = connector_name(info);
-    let preferred: Vec<bool> = info
+    let flags: Vec<plan::ModeFlags> = info
         .modes()
         .iter()
-        .map(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
+        .map(|m| plan::ModeFlags {
+            user: m.mode_type().contains(ModeTypeFlags::USERDEF),
+            preferred: m.mode_type().contains(ModeTypeFlags::PREFERRED),
+        })
         .collect();
-    let mode = plan::pick_mode(&preferred)
+    let mode = plan::pick_mode(&flags)
         .and_then(|i| info.modes().get(i).copied())
         .ok_or_else(|| err(format!("{name} has no mode")))?;
     let possible: Vec<crtc::Handle> = info

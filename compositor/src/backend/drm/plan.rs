@@ -38,13 +38,23 @@ pub fn pick_crtc<K: Copy + Eq>(possible: &[K], used: &[K]) -> Option<K> {
     possible.iter().copied().find(|c| !used.contains(c))
 }
 
-/// The index of the mode to run: the connector's preferred one, else its first (the kernel
-/// lists the best first).
-pub fn pick_mode(preferred: &[bool]) -> Option<usize> {
-    preferred
+/// How the kernel marks a connector's mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModeFlags {
+    /// The user chose it (`video=CONNECTOR:WxH` on the kernel command line).
+    pub user: bool,
+    /// The display prefers it (its EDID).
+    pub preferred: bool,
+}
+
+/// The index of the mode to run: the user's choice, else the display's preferred mode, else
+/// the first (the kernel lists the largest first).
+pub fn pick_mode(modes: &[ModeFlags]) -> Option<usize> {
+    modes
         .iter()
-        .position(|p| *p)
-        .or((!preferred.is_empty()).then_some(0))
+        .position(|m| m.user)
+        .or_else(|| modes.iter().position(|m| m.preferred))
+        .or((!modes.is_empty()).then_some(0))
 }
 
 /// The desktop of outputs of these sizes: as wide as the narrowest and as tall as the
@@ -100,9 +110,21 @@ mod tests {
     }
 
     #[test]
-    fn the_preferred_mode_wins() {
-        assert_eq!(pick_mode(&[false, true, true]), Some(1));
-        assert_eq!(pick_mode(&[false, false]), Some(0));
+    fn the_users_mode_wins_then_the_displays() {
+        let (plain, preferred, user) = (
+            ModeFlags::default(),
+            ModeFlags {
+                preferred: true,
+                ..ModeFlags::default()
+            },
+            ModeFlags {
+                user: true,
+                ..ModeFlags::default()
+            },
+        );
+        assert_eq!(pick_mode(&[plain, preferred, preferred]), Some(1));
+        assert_eq!(pick_mode(&[plain, preferred, user]), Some(2));
+        assert_eq!(pick_mode(&[plain, plain]), Some(0));
         assert_eq!(pick_mode(&[]), None);
     }
 

@@ -4,7 +4,9 @@
 //! QEMU's own `screendump` — what a user would see on the display — is checked pixel by
 //! pixel for dom0's blue frame and title bar. Then the display is unplugged and plugged back
 //! (its connector's status in sysfs: a real hotplug uevent through udev), and a second
-//! display comes and goes (the desktop is re-laid out to fit both).
+//! display comes and goes (the desktop is re-laid out to fit both). Real input comes through
+//! QEMU's virtio tablet (evdev, libinput), and a switch to another virtual terminal and back
+//! pauses and resumes the session.
 //!
 //! The guest also runs the compositor where it must refuse to start, and the test checks the
 //! errors say what to do: no seat, no DRM device, no connected display.
@@ -17,7 +19,12 @@
 //! cargo test -p bulkhead-tests --test drm_session -- --ignored
 //! ```
 //!
-//! Screendumps land in `<target>/test-artifacts/drm_session/`.
+//! Screendumps land in `<target>/test-artifacts/drm_session/`; the test prints its figures
+//! (guest boot time, time to a running session) on stderr.
+#![allow(
+    clippy::print_stderr,
+    reason = "the figures of a VM run are reported, not asserted"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -72,7 +79,12 @@ impl Guest {
                 "-device",
                 "virtio-gpu-pci,id=gpu,max_outputs=2,xres=1280,yres=800",
             ])
-            .args(["-device", "virtio-keyboard-pci", "-device", "virtio-tablet-pci"])
+            .args([
+                "-device",
+                "virtio-keyboard-pci",
+                "-device",
+                "virtio-tablet-pci",
+            ])
             .arg("-kernel")
             .arg(&kernel)
             .arg("-initrd")
@@ -126,7 +138,10 @@ impl Guest {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("no {prefix:?} from the guest in {STEP:?}; see {}", self.log())
+                    panic!(
+                        "no {prefix:?} from the guest in {STEP:?}; see {}",
+                        self.log()
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     panic!("the guest stopped before {prefix:?}; see {}", self.log())
@@ -197,7 +212,11 @@ impl Guest {
             match check_frame(&screen, windows, id, BLUE) {
                 Ok(_) => return screen,
                 Err(e) if Instant::now() > deadline => {
-                    panic!("{e}\nscreen {}, guest log {}", screen.path.display(), self.log())
+                    panic!(
+                        "{e}\nscreen {}, guest log {}",
+                        screen.path.display(),
+                        self.log()
+                    )
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(500)),
             }
@@ -270,7 +289,12 @@ fn windows(json: &str) -> Vec<WindowInfo> {
 /// `BULKHEAD-DRM-CASE name rc=N` and its error lines.
 fn refusal(guest: &Guest, name: &str) -> String {
     let case = guest.expect(&format!("BULKHEAD-DRM-CASE {name}"));
-    assert_ne!(case, "rc=0", "{name}: the compositor started; see {}", guest.log());
+    assert_ne!(
+        case,
+        "rc=0",
+        "{name}: the compositor started; see {}",
+        guest.log()
+    );
     guest.expect(&format!("BULKHEAD-DRM-ERROR {name}:"))
 }
 
@@ -315,7 +339,10 @@ fn drm_session_on_a_virtual_display() {
     let screen = guest.frame_on_screen("session", 0, &windows, work);
     assert_eq!((screen.width, screen.height), (1280, 800));
     eprintln!("screendump: {}", screen.path.display());
-    let info = windows.iter().find(|w| w.id == work).expect("work's window");
+    let info = windows
+        .iter()
+        .find(|w| w.id == work)
+        .expect("work's window");
     assert!(!info.focused, "nothing has focused the window yet");
 
     // Real input devices: the virtual tablet moves dom0's pointer (libinput, then the same
@@ -346,6 +373,24 @@ fn drm_session_on_a_virtual_display() {
         pointed.path.display()
     );
 
+    // Another virtual terminal: the seat pauses the session (dom0 lets go of the display),
+    // and back: it resumes and draws the desktop again.
+    writeln!(guest.stdin, "vt2").expect("vt2");
+    let paused = guest.expect("BULKHEAD-DRM-VT 2:");
+    assert_eq!(paused, "session paused", "see {}", guest.log());
+    guest.expect("BULKHEAD-DRM-READY");
+    let console = guest.screendump("vt2", 0);
+    assert!(
+        check_frame(&console, &windows, work, BLUE).is_err(),
+        "VT 2 still shows dom0's frame: {}",
+        console.path.display()
+    );
+    writeln!(guest.stdin, "vt1").expect("vt1");
+    let resumed = guest.expect("BULKHEAD-DRM-VT 1:");
+    assert_eq!(resumed, "session resumed", "see {}", guest.log());
+    guest.expect("BULKHEAD-DRM-READY");
+    guest.frame_on_screen("vt1", 0, &windows, work);
+
     // The display is unplugged: its output goes, the picture with it.
     let (hotplug, layout, _) = guest.command("unplug");
     assert!(hotplug.ends_with("output removed"), "{hotplug}");
@@ -355,7 +400,12 @@ fn drm_session_on_a_virtual_display() {
         .flat_map(|y| (0..dark.width).map(move |x| (x, y)))
         .filter(|(x, y)| dark.pixel(*x, *y) == Some(BLUE))
         .count();
-    assert_eq!(blue, 0, "the unplugged display still shows a frame: {}", dark.path.display());
+    assert_eq!(
+        blue,
+        0,
+        "the unplugged display still shows a frame: {}",
+        dark.path.display()
+    );
 
     // And plugged back: lit again, the frame is back.
     let (hotplug, layout, windows) = guest.command("plug");
@@ -387,7 +437,12 @@ fn drm_session_on_a_virtual_display() {
 
     writeln!(guest.stdin, "quit").expect("quit");
     let exit = guest.expect("BULKHEAD-DRM-EXIT");
-    assert_eq!(exit, "rc=0", "the compositor did not end cleanly; see {}", guest.log());
+    assert_eq!(
+        exit,
+        "rc=0",
+        "the compositor did not end cleanly; see {}",
+        guest.log()
+    );
     guest.expect("BULKHEAD-DRM-DONE");
     eprintln!(
         "compositor {exit}; whole run {:.1?}",

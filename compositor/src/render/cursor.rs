@@ -43,11 +43,17 @@ impl Cursor {
         let mut out = Vec::with_capacity(self.fill.len() + self.outline.len());
         for (r, buf) in (0..ROWS).zip(&self.fill) {
             if (2..ROWS - 1).contains(&r) && row_width(r) > 2 {
-                out.push(solid(buf, Rect::new(at.x + 1, at.y + r, row_width(r) - 2, 1)));
+                out.push(solid(
+                    buf,
+                    Rect::new(at.x + 1, at.y + r, row_width(r) - 2, 1),
+                ));
             }
         }
         for (r, buf) in (0..ROWS).zip(&self.outline) {
-            out.push(solid(buf, Rect::new(at.x, at.y + r, row_width(r).max(1), 1)));
+            out.push(solid(
+                buf,
+                Rect::new(at.x, at.y + r, row_width(r).max(1), 1),
+            ));
         }
         out
     }

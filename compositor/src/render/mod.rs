@@ -9,10 +9,10 @@
 //! drawn in front of everything.
 
 pub mod content;
-pub mod notice;
-pub mod text;
 #[cfg(feature = "drm")]
 pub mod cursor;
+pub mod notice;
+pub mod text;
 
 use std::collections::HashMap;
 

@@ -88,6 +88,9 @@ pub enum DrmError {
     /// Drawing or flipping failed.
     #[error("{0}")]
     Render(String),
+    /// Another session has the display (a VT switch is under way).
+    #[error("the display belongs to another session now")]
+    DisplayTaken,
     /// The event loop refused a source.
     #[error("event loop: {0}")]
     EventLoop(String),
@@ -151,8 +154,8 @@ impl Drm {
             .cloned()
             .ok_or_else(|| DrmError::NoDevice { seat: seat.clone() })?;
 
-        let renderer = PixmanRenderer::new()
-            .map_err(|e| DrmError::Render(format!("pixman renderer: {e}")))?;
+        let renderer =
+            PixmanRenderer::new().map_err(|e| DrmError::Render(format!("pixman renderer: {e}")))?;
         let mut libinput = Libinput::new_with_udev(LibinputSessionInterface::from(session.clone()));
         libinput
             .udev_assign_seat(&seat)
@@ -356,9 +359,16 @@ impl Drm {
         elements.extend(scene.elements(&mut self.renderer, desktop, theme));
         let mut failed = None;
         for out in &mut card.outputs {
-            if let Err(e) = out.render(&mut self.renderer, &elements) {
-                tracing::warn!(output = %out.name, error = %e, "frame not shown");
-                failed = Some(e);
+            match out.render(&mut self.renderer, &elements) {
+                Ok(()) => {}
+                // The seat took the display before telling us (the pause is on its way).
+                Err(DrmError::DisplayTaken) => {
+                    tracing::debug!(output = %out.name, "display taken: frame dropped");
+                }
+                Err(e) => {
+                    tracing::warn!(output = %out.name, error = %e, "frame not shown");
+                    failed = Some(e);
+                }
             }
         }
         match failed {
@@ -456,8 +466,8 @@ fn light(
         .flat_map(|e| res.filter_crtcs(e.possible_crtcs()))
         .collect();
     let used: Vec<crtc::Handle> = card.outputs.iter().map(|o| o.crtc).collect();
-    let crtc = plan::pick_crtc(&possible, &used)
-        .ok_or_else(|| err(format!("no free CRTC for {name}")))?;
+    let crtc =
+        plan::pick_crtc(&possible, &used).ok_or_else(|| err(format!("no free CRTC for {name}")))?;
     let surface = card
         .drm
         .create_surface(crtc, mode, &[info.handle()])
@@ -518,7 +528,12 @@ fn udev_event(event: UdevEvent, _: &mut (), state: &mut State) {
     if changed {
         let size = d.size();
         let outputs = d.outputs();
-        tracing::info!(?outputs, w = size.w, h = size.h, "outputs changed: new layout");
+        tracing::info!(
+            ?outputs,
+            w = size.w,
+            h = size.h,
+            "outputs changed: new layout"
+        );
         state.dom0.desktop.set_output_size(size);
         let (w, h) = (state.dom0.desktop.output().w, state.dom0.desktop.output().h);
         d.pointer = Point::new(d.pointer.x.clamp(0, w - 1), d.pointer.y.clamp(0, h - 1));

@@ -1,15 +1,15 @@
 //! One lit output: a CRTC driving one connector, a swapchain of dumb buffers that pixman
 //! draws into (through their dma-buf mapping: no GPU, no unsafe here), and page flips.
 
-use smithay::reexports::drm::control::{Mode, connector, crtc, framebuffer};
 use smithay::backend::allocator::dmabuf::{AsDmabuf, Dmabuf};
 use smithay::backend::allocator::dumb::{DumbAllocator, DumbBuffer};
 use smithay::backend::allocator::{Fourcc, Modifier, Slot, Swapchain};
 use smithay::backend::drm::dumb::{DumbFramebuffer, framebuffer_from_dumb_buffer};
 use smithay::backend::drm::{DrmDeviceFd, DrmSurface, PlaneConfig, PlaneState};
+use smithay::backend::renderer::Bind;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::pixman::PixmanRenderer;
-use smithay::backend::renderer::Bind;
+use smithay::reexports::drm::control::{Mode, connector, crtc, framebuffer};
 use smithay::utils::{Rectangle, Transform};
 
 use super::DrmError;
@@ -150,7 +150,17 @@ impl Output {
         } else {
             self.surface.page_flip([plane], true)
         };
-        flipped.map_err(|e| DrmError::Render(format!("page flip on {}: {e}", self.name)))?;
+        if let Err(e) = flipped {
+            // Drawn again once the display can be flipped (after a VT switch, at resume).
+            self.dirty = true;
+            let lost = matches!(&e, smithay::backend::drm::DrmError::Access(a)
+                if a.source.kind() == std::io::ErrorKind::PermissionDenied);
+            return Err(if lost {
+                DrmError::DisplayTaken
+            } else {
+                DrmError::Render(format!("page flip on {}: {e}", self.name))
+            });
+        }
         self.swapchain.submitted(&slot);
         self.queued = Some(slot);
         Ok(())

@@ -69,10 +69,10 @@ echo "$pkg" > "$OUT/kernel-package"
 # --- our binaries --------------------------------------------------------------------------
 if [ -z "${BULKHEAD_SKIP_CARGO:-}" ]; then
     flag=(); [ "$PROFILE" = release ] && flag=(--release)
+    # The whole workspace's binaries and examples: the same features as `cargo test
+    # --workspace` builds them with, so after it (scripts/run-tests) nothing is rebuilt.
     say "building the compositor, its control client and the guest agent ($PROFILE)"
-    (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build -q "${flag[@]}" \
-        -p bulkhead-compositor --bin bulkhead-compositor --example control \
-        && CARGO_TARGET_DIR="$TARGET" cargo build -q "${flag[@]}" -p bulkhead-guest-agent)
+    (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build -q "${flag[@]}" --workspace --bins --examples)
 fi
 BIN="$TARGET/$PROFILE"
 for b in "$BIN/bulkhead-compositor" "$BIN/bulkhead-guest-agent" "$BIN/examples/control"; do

@@ -12,7 +12,8 @@ use crate::desktop::{MIN_OUTPUT_SIDE, Size};
 #[derive(Debug, Parser)]
 #[command(name = "bulkhead-compositor", version)]
 pub struct Args {
-    /// Where to draw: an offscreen image, or a window in the current X11/Wayland session.
+    /// Where to draw: an offscreen image, a window in the current X11/Wayland session, or the
+    /// displays of this machine (from a text console).
     #[arg(long, value_enum, default_value_t = BackendKind::Headless)]
     pub backend: BackendKind,
     /// Output size of the headless backend, WIDTHxHEIGHT.
@@ -57,6 +58,9 @@ pub enum BackendKind {
     Headless,
     /// A nested window (winit, GLES through EGL).
     Winit,
+    /// The real desktop session, from a text console: DRM/KMS outputs, libinput input, the
+    /// seat from libseat (logind or seatd).
+    Drm,
 }
 
 /// `--size WxH`.
@@ -143,7 +147,7 @@ mod tests {
             &["--qube", "work"],
             &["--qube", "work:Blue"],
             &["--qube", "1work:blue"],
-            &["--backend", "drm"],
+            &["--backend", "kms"],
         ] {
             let args = std::iter::once("bulkhead-compositor").chain(bad.iter().copied());
             assert!(Args::try_parse_from(args).is_err(), "{bad:?}");

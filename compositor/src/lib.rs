@@ -1,11 +1,12 @@
 //! The dom0 compositor of Bulkhead: the window model of every qube's windows, trust frames
 //! drawn outside guest pixels, rendering with smithay's pixman renderer, the backends
-//! (headless, nested winit) and the dom0 control socket.
+//! (headless, nested winit, the DRM/KMS session) and the dom0 control socket.
 //!
 //! Layout (STYLE.md: decide in pure functions, act in a thin shell):
 //! - [`desktop`]: the pure model (qubes, windows, stacking, focus, placement, layout math);
 //! - [`render`]: turns the model into smithay render elements (frames, titles, content);
-//! - [`backend`]: where frames go (`Headless` offscreen image, `Winit` nested window);
+//! - [`backend`]: where frames go (`Headless` offscreen image, `Winit` nested window, `Drm`
+//!   the real session: libseat, udev, libinput, KMS outputs);
 //! - [`control`]: the control socket's request/response types and server;
 //! - [`input`]: dom0's input decisions (keys to the focused qube only, pointer to the qube
 //!   under it, click-to-focus, Super+drag, dom0's shortcuts) as pure functions, the xkb

@@ -42,8 +42,10 @@ fn main() -> Result<()> {
     let backend = match args.backend {
         BackendKind::Headless => Backend::Headless(Box::new(Headless::new(args.size.0)?)),
         BackendKind::Winit => nested(&handle, signal.clone())?,
+        BackendKind::Drm => drm(&handle)?,
     };
     let mut dom0 = Dom0::new(&backend, theme, font, args.host_agents);
+    dom0.stop = Some(signal.clone());
     if let Some(path) = &args.clipboard_policy {
         dom0.clipboard = Clipboard::new(ClipboardPolicy::load(path)?);
         tracing::info!(path = %path.display(), "clipboard policy loaded");
@@ -89,6 +91,9 @@ fn main() -> Result<()> {
         Backend::Headless(_) => None,
         #[cfg(feature = "winit")]
         Backend::Winit(_) => Some(std::time::Duration::from_millis(16)),
+        // Vblanks, input and hotplugs are all events: no polling.
+        #[cfg(feature = "drm")]
+        Backend::Drm(_) => None,
     };
     event_loop
         .run(tick, &mut state, State::after_dispatch)
@@ -131,7 +136,7 @@ fn nested(handle: &LoopHandle<'static, State>, signal: LoopSignal) -> Result<Bac
             }
             WinitEvent::Input(input) => {
                 if let Some(raw) =
-                    bulkhead_compositor::input::from_winit(state.backend.size(), input)
+                    bulkhead_compositor::input::from_backend(state.backend.size(), input)
                 {
                     state.input(raw);
                 }
@@ -147,4 +152,19 @@ fn nested(handle: &LoopHandle<'static, State>, signal: LoopSignal) -> Result<Bac
 #[cfg(not(feature = "winit"))]
 fn nested(_: &LoopHandle<'static, State>, _: LoopSignal) -> Result<Backend> {
     anyhow::bail!("this build has no nested backend (build with the `winit` feature)")
+}
+
+#[cfg(feature = "drm")]
+fn drm(handle: &LoopHandle<'static, State>) -> Result<Backend> {
+    use bulkhead_compositor::backend::drm::Drm;
+    let drm = Drm::start(handle)?;
+    for (name, size) in drm.outputs() {
+        tracing::info!(output = %name, w = size.w, h = size.h, "output");
+    }
+    Ok(Backend::Drm(Box::new(drm)))
+}
+
+#[cfg(not(feature = "drm"))]
+fn drm(_: &LoopHandle<'static, State>) -> Result<Backend> {
+    anyhow::bail!("this build has no DRM backend (build with the `drm` feature)")
 }

@@ -56,6 +56,8 @@ pub struct Dom0 {
     pub epoch: Instant,
     /// Something changed since the last frame.
     pub needs_redraw: bool,
+    /// Stops the event loop (Ctrl+Alt+Backspace); `None` in tests without a loop.
+    pub stop: Option<calloop::LoopSignal>,
 }
 
 impl Dom0 {
@@ -75,6 +77,7 @@ impl Dom0 {
             notice_timer: false,
             epoch: Instant::now(),
             needs_redraw: true,
+            stop: None,
         }
     }
 

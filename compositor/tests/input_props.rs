@@ -18,7 +18,7 @@ use bulkhead_compositor::input::route::{
 use bulkhead_compositor::input::{BTN_LEFT, InputState};
 use proptest::prelude::*;
 
-const KEYS: [u32; 10] = [125, 29, 42, 46, 47, 15, 16, 30, 57, 54];
+const KEYS: [u32; 13] = [125, 29, 42, 46, 47, 15, 16, 30, 57, 54, 56, 60, 14];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -115,6 +115,7 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
     let focused_before = w.desktop.focused_qube();
     let held_before = w.input.held.clone();
     let (ctrl, shift, sup) = (w.input.ctrl_held, w.input.shift_held, w.input.super_held);
+    let alt = w.input.alt_held;
     let raw = match op {
         Op::Create { qube, w: cw, h } => {
             let _ = w
@@ -217,6 +218,10 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                             !(ctrl && shift && !sup && (keycode == 46 || keycode == 47)),
                             "the clipboard gesture reached a qube"
                         );
+                        prop_assert!(
+                            !(ctrl && alt && !sup && (keycode == 60 || keycode == 14)),
+                            "a session key (Ctrl+Alt+F2, Ctrl+Alt+Backspace) reached a qube"
+                        );
                     }
                 }
                 Effect::Send(q, QubeInput::PointerLeave { .. }) => {
@@ -279,6 +284,15 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                             prop_assert_eq!(w.held.as_ref().map(|h| h.0), Some(source));
                         }
                     }
+                }
+                Effect::SwitchVt(vt) => {
+                    prop_assert_eq!(vt, 2);
+                    let f2 = matches!(raw, RawInput::Key { keycode, pressed: true } if keycode == 60 + XKB_OFFSET);
+                    prop_assert!(f2 && ctrl && alt && !sup, "a VT switch from another key");
+                }
+                Effect::Quit => {
+                    let bs = matches!(raw, RawInput::Key { keycode, pressed: true } if keycode == 14 + XKB_OFFSET);
+                    prop_assert!(bs && ctrl && alt && !sup, "a quit from another key");
                 }
                 Effect::Redraw => {}
             }

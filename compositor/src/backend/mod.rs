@@ -1,7 +1,9 @@
 //! Where frames go. An enum, not a generic (STYLE.md): `Headless` (offscreen pixman image),
-//! `Winit` (a window inside an X11/Wayland session, for development); a `Drm` variant
-//! (DRM/KMS with libseat/udev/libinput) comes with the session issue.
+//! `Winit` (a window inside an X11/Wayland session, for development), `Drm` (the real
+//! desktop session: DRM/KMS with libseat, udev and libinput).
 
+#[cfg(feature = "drm")]
+pub mod drm;
 pub mod headless;
 #[cfg(feature = "winit")]
 pub mod winit;
@@ -27,6 +29,10 @@ pub enum BackendError {
     /// The nested window could not be opened or drawn.
     #[error("nested (winit) backend: {0}")]
     Nested(String),
+    /// The DRM session could not draw.
+    #[cfg(feature = "drm")]
+    #[error(transparent)]
+    Drm(#[from] drm::DrmError),
     /// A read-back had an unexpected size.
     #[error("read back {len} bytes, expected a {w}x{h} ARGB8888 image")]
     BadReadback {
@@ -153,6 +159,9 @@ pub enum Backend {
     /// A nested window.
     #[cfg(feature = "winit")]
     Winit(Box<winit::Nested>),
+    /// The real desktop session.
+    #[cfg(feature = "drm")]
+    Drm(Box<drm::Drm>),
 }
 
 impl Backend {
@@ -162,6 +171,8 @@ impl Backend {
             Backend::Headless(h) => h.size(),
             #[cfg(feature = "winit")]
             Backend::Winit(n) => n.size(),
+            #[cfg(feature = "drm")]
+            Backend::Drm(d) => d.size(),
         }
     }
 
@@ -176,6 +187,8 @@ impl Backend {
             Backend::Headless(h) => h.render(scene, desktop, theme).map(|_| ()),
             #[cfg(feature = "winit")]
             Backend::Winit(n) => n.render(scene, desktop, theme),
+            #[cfg(feature = "drm")]
+            Backend::Drm(d) => d.render(scene, desktop, theme),
         }
     }
 
@@ -191,6 +204,17 @@ impl Backend {
             Backend::Headless(h) => h.screenshot(scene, desktop, theme),
             #[cfg(feature = "winit")]
             Backend::Winit(n) => n.screenshot(scene, desktop, theme),
+            #[cfg(feature = "drm")]
+            Backend::Drm(d) => d.screenshot(scene, desktop, theme),
+        }
+    }
+
+    /// Switches to virtual terminal `vt` (Ctrl+Alt+Fn); only a DRM session has terminals.
+    pub fn switch_vt(&mut self, vt: u8) {
+        match self {
+            #[cfg(feature = "drm")]
+            Backend::Drm(d) => d.switch_vt(vt),
+            _ => tracing::debug!(vt, "no virtual terminals on this backend"),
         }
     }
 }

@@ -37,6 +37,25 @@ pub const KEY_Q: u32 = 16 + 8;
 pub const KEY_C: u32 = 46 + 8;
 /// xkb keycode of V.
 pub const KEY_V: u32 = 47 + 8;
+/// xkb keycodes of the two Alt keys.
+pub const KEY_ALT: [u32; 2] = [56 + 8, 100 + 8];
+/// xkb keycode of Backspace.
+pub const KEY_BACKSPACE: u32 = 14 + 8;
+/// xkb keycodes of F1 … F12 (evdev 59–68, 87, 88).
+pub const KEY_F: [u32; 12] = [
+    59 + 8,
+    60 + 8,
+    61 + 8,
+    62 + 8,
+    63 + 8,
+    64 + 8,
+    65 + 8,
+    66 + 8,
+    67 + 8,
+    68 + 8,
+    87 + 8,
+    88 + 8,
+];
 
 /// What dom0 remembers about the input devices.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +68,8 @@ pub struct InputState {
     pub ctrl_held: bool,
     /// Whether a Shift key is held.
     pub shift_held: bool,
+    /// Whether an Alt key is held.
+    pub alt_held: bool,
     /// Keys whose press dom0 kept (a shortcut): their release is kept too.
     swallowed: Vec<u32>,
     /// The window whose content the pointer is in, as last told to its qube.
@@ -98,6 +119,11 @@ pub enum KeyAction {
     ClipboardCopy,
     /// Ctrl+Shift+V: offer dom0's clipboard to the focused qube (never seen by a guest).
     ClipboardPaste,
+    /// Ctrl+Alt+F1 … F12: switch to that virtual terminal (a DRM session; never seen by a
+    /// guest, whatever the backend).
+    SwitchVt(u8),
+    /// Ctrl+Alt+Backspace: end dom0's session (the way out of a DRM session on a VT).
+    Quit,
     /// An ordinary key: to the focused window's qube, and to no other.
     ToQube(QubeId),
     /// Nothing is focused, or dom0 keeps the key (modifiers it uses, shortcut releases).
@@ -122,6 +148,9 @@ pub fn key_action(
     if KEY_SHIFT.contains(&keycode) {
         state.shift_held = pressed;
     }
+    if KEY_ALT.contains(&keycode) {
+        state.alt_held = pressed;
+    }
     if !pressed {
         if let Some(i) = state.swallowed.iter().position(|k| *k == keycode) {
             state.swallowed.swap_remove(i);
@@ -139,6 +168,12 @@ pub fn key_action(
         (true, true, _, true, KEY_Q) => Some(KeyAction::CloseFocused),
         (true, false, true, true, KEY_C) => Some(KeyAction::ClipboardCopy),
         (true, false, true, true, KEY_V) => Some(KeyAction::ClipboardPaste),
+        (true, false, true, _, KEY_BACKSPACE) if state.alt_held => Some(KeyAction::Quit),
+        (true, false, true, _, code) if state.alt_held => KEY_F
+            .iter()
+            .position(|f| *f == code)
+            .and_then(|i| u8::try_from(i + 1).ok())
+            .map(KeyAction::SwitchVt),
         _ => None,
     };
     if let Some(action) = shortcut {
@@ -153,12 +188,13 @@ pub fn key_action(
     }
 }
 
-/// One nested-backend input event as dom0's [`route::RawInput`] (then handled exactly like
-/// injected input).
-#[cfg(feature = "winit")]
-pub fn from_winit(
+/// One backend input event (nested window or libinput) as dom0's [`route::RawInput`], then
+/// handled exactly like injected input. Relative pointer motion needs the pointer's position
+/// and is the DRM backend's to convert.
+#[cfg(any(feature = "winit", feature = "drm"))]
+pub fn from_backend<B: smithay::backend::input::InputBackend>(
     output: crate::desktop::Size,
-    event: smithay::backend::input::InputEvent<smithay::backend::winit::WinitInput>,
+    event: smithay::backend::input::InputEvent<B>,
 ) -> Option<route::RawInput> {
     use smithay::backend::input::{
         AbsolutePositionEvent, Axis, ButtonState, InputEvent, KeyState, KeyboardKeyEvent,
@@ -202,12 +238,12 @@ pub fn from_winit(
 }
 
 /// A float as a whole number (saturating; NaN is 0).
-#[cfg(feature = "winit")]
+#[cfg(any(feature = "winit", feature = "drm"))]
 #[allow(
     clippy::cast_possible_truncation,
     reason = "float-to-int `as` saturates, which is the intent"
 )]
-fn saturate(v: f64) -> i32 {
+pub(crate) fn saturate(v: f64) -> i32 {
     v.floor() as i32
 }
 
@@ -296,6 +332,42 @@ mod tests {
         key_action(&mut s, work, KEY_SHIFT[0], false);
         assert_eq!(
             key_action(&mut s, work, KEY_TAB, true),
+            KeyAction::ToQube(QubeId(1))
+        );
+    }
+
+    #[test]
+    fn session_keys_never_reach_a_guest() {
+        let work = Some(QubeId(1));
+        let mut s = InputState::default();
+        // F2 alone, or with Ctrl only, is the qube's.
+        assert_eq!(
+            key_action(&mut s, work, KEY_F[1], true),
+            KeyAction::ToQube(QubeId(1))
+        );
+        key_action(&mut s, work, KEY_F[1], false);
+        key_action(&mut s, work, KEY_CTRL[1], true);
+        key_action(&mut s, work, KEY_ALT[0], true);
+        assert_eq!(
+            key_action(&mut s, work, KEY_F[1], true),
+            KeyAction::SwitchVt(2)
+        );
+        assert_eq!(
+            key_action(&mut s, work, KEY_F[11], true),
+            KeyAction::SwitchVt(12)
+        );
+        assert_eq!(
+            key_action(&mut s, work, KEY_BACKSPACE, true),
+            KeyAction::Quit
+        );
+        // Their releases stay dom0's, even after the modifiers are let go.
+        key_action(&mut s, work, KEY_ALT[0], false);
+        key_action(&mut s, work, KEY_CTRL[1], false);
+        for key in [KEY_F[1], KEY_F[11], KEY_BACKSPACE] {
+            assert_eq!(key_action(&mut s, work, key, false), KeyAction::Drop);
+        }
+        assert_eq!(
+            key_action(&mut s, work, KEY_BACKSPACE, true),
             KeyAction::ToQube(QubeId(1))
         );
     }

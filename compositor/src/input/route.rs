@@ -115,6 +115,10 @@ pub enum Effect {
     ClipboardPaste(QubeId),
     /// The model changed (focus, stacking, a move): draw again.
     Redraw,
+    /// Ctrl+Alt+Fn: switch to virtual terminal n (only a DRM session can).
+    SwitchVt(u8),
+    /// Ctrl+Alt+Backspace: end the session.
+    Quit,
 }
 
 /// Decides what `input` does: updates the model (dom0's own actions: focus, raise, move,
@@ -209,6 +213,8 @@ fn key(
         }
         KeyAction::ClipboardCopy => out.extend(focused.map(Effect::ClipboardCopy)),
         KeyAction::ClipboardPaste => out.extend(focused.map(Effect::ClipboardPaste)),
+        KeyAction::SwitchVt(vt) => out.push(Effect::SwitchVt(vt)),
+        KeyAction::Quit => out.push(Effect::Quit),
         KeyAction::Drop => {}
     }
 }

@@ -60,6 +60,14 @@ impl State {
                 Effect::ClipboardCopy(qube) => self.clipboard_copy(qube),
                 Effect::ClipboardPaste(qube) => self.clipboard_paste(qube),
                 Effect::Redraw => self.dom0.needs_redraw = true,
+                Effect::SwitchVt(vt) => self.backend.switch_vt(vt),
+                Effect::Quit => match &self.dom0.stop {
+                    Some(stop) => {
+                        tracing::info!("Ctrl+Alt+Backspace: ending the session");
+                        stop.stop();
+                    }
+                    None => tracing::debug!("Ctrl+Alt+Backspace: no loop to stop"),
+                },
             }
         }
     }

@@ -9,6 +9,8 @@
 //! drawn in front of everything.
 
 pub mod content;
+#[cfg(feature = "drm")]
+pub mod cursor;
 pub mod notice;
 pub mod text;
 
@@ -269,7 +271,7 @@ fn physical_f64(r: Rect) -> SPoint<f64, Physical> {
     (f64::from(r.x), f64::from(r.y)).into()
 }
 
-fn solid<R: Renderer + ImportMem>(buf: &SolidColorBuffer, at: Rect) -> FrameElement<R> {
+pub(crate) fn solid<R: Renderer + ImportMem>(buf: &SolidColorBuffer, at: Rect) -> FrameElement<R> {
     let loc: SPoint<i32, Physical> = (at.x, at.y).into();
     FrameElement::Solid(SolidColorRenderElement::from_buffer(
         buf,

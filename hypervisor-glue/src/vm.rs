@@ -26,7 +26,7 @@ use crate::devices::gui_channel::{GuiChannel, GuiError, REGS_BAR_SIZE};
 use crate::devices::i8042::{I8042, I8042_COMMAND_PORT, I8042_DATA_PORT};
 use crate::devices::serial::{COM1_IRQ, COM1_PORT, SerialDevice};
 use crate::devices::virtio::{VIRTIO_BAR_SIZE, VirtioPciDevice};
-use crate::devices::virtio_blk::{Block, BlockError};
+use crate::devices::virtio_blk::{Block, BlockError, OverlayKind};
 use crate::devices::{Bus, BusError};
 use crate::kvm::{KvmContext, KvmError};
 use crate::memory::{self, MemoryError};
@@ -98,10 +98,12 @@ pub struct VmConfig {
 /// One virtio-blk disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskConfig {
-    /// Raw image file.
+    /// Raw image file (with `overlay`: the template, opened read-only).
     pub path: PathBuf,
     /// Refuse guest writes (and say so to the guest).
     pub read_only: bool,
+    /// A copy-on-write layer over `path`: the guest writes there, `path` never changes.
+    pub overlay: Option<OverlayKind>,
 }
 
 /// What happened during one VM's life.
@@ -377,7 +379,10 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
     let mut pci_irqs = Vec::new();
     let mut bars = BarAllocator::default();
     for disk in &config.disks {
-        let block = Block::open(&disk.path, disk.read_only)?;
+        let block = match &disk.overlay {
+            Some(overlay) => Block::open_cow(&disk.path, overlay)?,
+            None => Block::open(&disk.path, disk.read_only)?,
+        };
         let slot = pci.next_slot()?;
         let route = pci_route(slot);
         let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| VmError::Host {

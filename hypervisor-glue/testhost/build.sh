@@ -2,7 +2,8 @@
 # Builds the VM test host (DESIGN.md, test tier 3) into $BULKHEAD_CACHE (default
 # /work/vmm-cache): Debian's stock kernel with its KVM modules, busybox, our VMM binaries with
 # their shared libraries, the guest payloads (the same kernel as bzImage and as ELF vmlinux, a
-# tiny busybox guest initramfs, an ext4 root disk), and, as a separate archive, QEMU for comparisons.
+# tiny busybox guest initramfs, the same plus the guest agent and weston-simple-shm, an ext4
+# root disk), the compositor, and, as a separate archive, QEMU for comparisons.
 #
 #   hypervisor-glue/testhost/build.sh          build what is missing (our binaries always)
 #
@@ -20,7 +21,8 @@ say() { echo "testhost/build: $*" >&2; }
 
 # --- host packages -------------------------------------------------------------------------
 need=()
-for p in qemu-system-x86 busybox-static cpio xz-utils e2fsprogs; do
+for p in qemu-system-x86 busybox-static cpio xz-utils e2fsprogs socat weston xkb-data \
+    fonts-dejavu-core; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -108,9 +110,19 @@ mkfs.ext4 -q -F -L bulkhead-root -d "$R" "$OUT/rootfs.ext4" 16M
 
 # --- our binaries ----------------------------------------------------------------------------
 if [ -z "${BULKHEAD_SKIP_CARGO:-}" ]; then
-    say "building bulkhead-vmm (release)"
-    (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p bulkhead-hypervisor-glue --bins)
+    say "building bulkhead-vmm, the compositor and the guest agent (release)"
+    (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p bulkhead-hypervisor-glue \
+        --bins -p bulkhead-compositor -p bulkhead-guest-agent)
 fi
+
+# --- the GUI guest: the base initramfs plus the guest agent, weston-simple-shm, their shared
+# libraries and the XKB data (concatenated cpio archives are one initramfs to Linux) ---------
+GG="$CACHE/guest-gui-root"
+rm -rf "$GG" && mkdir -p "$GG/usr/bin" "$GG/usr/share/X11"
+copy_with_libs "$GG" "$TARGET/release/bulkhead-guest-agent" /usr/bin/weston-simple-shm
+mv "$GG$TARGET/release/bulkhead-guest-agent" "$GG/usr/bin/"
+cp -rL /usr/share/X11/xkb "$GG/usr/share/X11/xkb"
+{ cat "$OUT/guest-initramfs.cpio.gz"; mkcpio "$GG" /dev/stdout | gzip -6; } > "$OUT/gui-initramfs.cpio.gz"
 
 # --- test host initramfs -------------------------------------------------------------------
 T="$CACHE/testhost-root"
@@ -125,8 +137,17 @@ for m in irqbypass ccp kvm kvm-amd; do
         *) cp "$f" "$T/lib/modules/$m.ko" ;;
     esac
 done
-copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-bootbench"
-mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" "$T/usr/bin/"
+copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-bootbench" \
+    "$TARGET/release/bulkhead-compositor" /usr/bin/socat
+mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
+    "$T$TARGET/release/bulkhead-compositor" "$T/usr/bin/"
+# The compositor's title font and keymaps.
+mkdir -p "$T/usr/share/fonts/truetype/dejavu" "$T/usr/share/X11"
+cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$T/usr/share/fonts/truetype/dejavu/"
+cp -rL /usr/share/X11/xkb "$T/usr/share/X11/xkb"
+cp "$OUT/gui-initramfs.cpio.gz" "$T/guest/gui-initramfs.cpio.gz"
+cp "$HERE/gui-e2e.sh" "$T/usr/bin/bulkhead-gui-e2e"
+chmod +x "$T/usr/bin/bulkhead-gui-e2e"
 cp "$OUT/vmlinuz" "$T/guest/bzImage"
 cp "$OUT/guest-initramfs.cpio.gz" "$T/guest/initramfs.cpio.gz"
 cp "$OUT/rootfs.ext4" "$T/guest/rootfs.ext4"

@@ -86,7 +86,7 @@ rm -rf "$G" && mkdir -p "$G"/{bin,dev,proc,sys,lib/modules,mnt}
 cp "$BUSYBOX" "$G/bin/busybox"
 mknod "$G/dev/console" c 5 1
 for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk \
-    uio uio_pci_generic crc16 crc32c_generic mbcache jbd2 ext4; do
+    uio uio_pci_generic crc16 crc32c_generic mbcache jbd2 ext4 button evdev; do
     f="$(find "$MODDIR" -name "$m.ko*" | head -1)"
     case "$f" in
         "") say "guest module $m not in $pkg (built in?)" ;;
@@ -105,8 +105,10 @@ cp "$BUSYBOX" "$R/bin/busybox"
 cp "$HERE/rootfs-init" "$R/sbin/init"
 chmod +x "$R/sbin/init"
 echo "bulkhead-test-rootfs" > "$R/etc/bulkhead-rootfs"
-rm -f "$OUT/rootfs.ext4"
+rm -f "$OUT/rootfs.ext4" "$OUT/home.ext4"
 mkfs.ext4 -q -F -L bulkhead-root -d "$R" "$OUT/rootfs.ext4" 16M
+# An empty private volume (a qube's /home).
+mkfs.ext4 -q -F -L bulkhead-home "$OUT/home.ext4" 8M
 
 # --- our binaries ----------------------------------------------------------------------------
 if [ -z "${BULKHEAD_SKIP_CARGO:-}" ]; then
@@ -121,6 +123,7 @@ GG="$CACHE/guest-gui-root"
 rm -rf "$GG" && mkdir -p "$GG/usr/bin" "$GG/usr/share/X11"
 copy_with_libs "$GG" "$TARGET/release/bulkhead-guest-agent" /usr/bin/weston-simple-shm
 mv "$GG$TARGET/release/bulkhead-guest-agent" "$GG/usr/bin/"
+strip "$GG/usr/bin/bulkhead-guest-agent"
 cp -rL /usr/share/X11/xkb "$GG/usr/share/X11/xkb"
 { cat "$OUT/guest-initramfs.cpio.gz"; mkcpio "$GG" /dev/stdout | gzip -6; } > "$OUT/gui-initramfs.cpio.gz"
 
@@ -141,6 +144,7 @@ copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-boo
     "$TARGET/release/bulkhead-compositor" /usr/bin/socat
 mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
     "$T$TARGET/release/bulkhead-compositor" "$T/usr/bin/"
+strip "$T/usr/bin/bulkhead-vmm" "$T/usr/bin/bulkhead-bootbench" "$T/usr/bin/bulkhead-compositor"
 # The compositor's title font and keymaps.
 mkdir -p "$T/usr/share/fonts/truetype/dejavu" "$T/usr/share/X11"
 cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$T/usr/share/fonts/truetype/dejavu/"
@@ -150,7 +154,7 @@ cp "$HERE/gui-e2e.sh" "$T/usr/bin/bulkhead-gui-e2e"
 chmod +x "$T/usr/bin/bulkhead-gui-e2e"
 cp "$OUT/vmlinuz" "$T/guest/bzImage"
 cp "$OUT/guest-initramfs.cpio.gz" "$T/guest/initramfs.cpio.gz"
-cp "$OUT/rootfs.ext4" "$T/guest/rootfs.ext4"
+cp "$OUT/rootfs.ext4" "$OUT/home.ext4" "$T/guest/"
 cp "$HERE/testhost-init" "$T/init"
 cp "$HERE/bench.sh" "$T/usr/bin/bulkhead-bench"
 chmod +x "$T/init" "$T/usr/bin/bulkhead-bench"

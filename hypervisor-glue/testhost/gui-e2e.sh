@@ -36,6 +36,7 @@ if [ $found = yes ]; then
         echo BULKHEAD-PNG-END
     done
 fi
+# The orderly stop: SIGTERM presses the guest's power button, the guest powers off.
 kill -TERM $vpid 2>/dev/null
 wait $vpid
 echo "BULKHEAD-E2E vmm-rc=$?"
@@ -44,4 +45,5 @@ echo "--- guest console"; cat /tmp/guest.log
 kill -TERM $cpid 2>/dev/null
 wait $cpid
 echo "--- compositor log"; tail -40 /tmp/compositor.log
+echo "--- kernel log (seccomp)"; dmesg | grep -a "audit" | tail -5
 [ $found = yes ]

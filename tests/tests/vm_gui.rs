@@ -151,8 +151,10 @@ fn simple_shm_in_a_vm_shows_in_the_compositor_with_the_blue_border() {
         "only {changed} pixels changed between frames"
     );
 
-    // The VM was stopped from the host and said so.
-    assert!(text.contains("BULKHEAD-RESULT"), "{text}");
+    // The host's orderly stop (SIGTERM → ACPI power button) ended the VM by the guest's own
+    // power-off: `shutdown`, exit status 0.
+    assert!(text.contains(r#"BULKHEAD-RESULT {"exit":{"kind":"shutdown"}"#), "{text}");
+    assert!(text.contains("BULKHEAD-E2E vmm-rc=0"), "{text}");
 }
 
 #[test]

@@ -55,6 +55,14 @@ struct Args {
     /// answered with an interrupt. For testing the device without a compositor.
     #[arg(long)]
     gui_selftest: bool,
+    /// No ACPI tables: the guest cannot power off (it stops by reset) and a stop request
+    /// kills it at once.
+    #[arg(long)]
+    no_acpi: bool,
+    /// Seconds the guest has to power off after the first SIGTERM/SIGINT pressed its power
+    /// button; then (or at a second signal) it is killed.
+    #[arg(long, default_value_t = 10.0)]
+    stop_grace_secs: f64,
     /// Seccomp filter once the VM runs: `enforce` (kill on anything else), `log`, `off`.
     #[arg(long, value_enum, default_value_t = SeccompLevel::Enforce)]
     seccomp: SeccompLevel,
@@ -217,6 +225,9 @@ fn run(args: Args, started: Instant) -> anyhow::Result<u8> {
         timeout,
         disks: args.disks,
         seccomp: args.seccomp,
+        acpi: !args.no_acpi,
+        stop_grace: Duration::try_from_secs_f64(args.stop_grace_secs)
+            .context("--stop-grace-secs must be a positive number of seconds")?,
     };
     vm::install_termination_handlers().context("cannot install signal handlers")?;
     let mut selftest = None;

@@ -128,10 +128,11 @@ pub fn wipe(mem: &GuestMemoryMmap) -> u64 {
                 page += 1;
             }
             let run = (page - start) * PAGE;
-            // SAFETY: the run lies inside the region's mapping (page indices < pages), no
-            // vCPU runs any more (the caller's contract) and nothing else holds a Rust
-            // reference into guest memory; explicit_bzero is not optimised away.
-            unsafe { libc::explicit_bzero(base.add(start * PAGE).cast(), run) };
+            let at = base.wrapping_add(start * PAGE);
+            // SAFETY: `at..at + run` lies inside the region's mapping (page indices below
+            // `pages`), no vCPU runs any more (the caller's contract) and nothing holds a
+            // Rust reference into guest memory; explicit_bzero is not optimised away.
+            unsafe { libc::explicit_bzero(at.cast(), run) };
             wiped += run as u64;
         }
     }
@@ -175,15 +176,18 @@ mod tests {
     fn wipe_zeroes_what_the_guest_wrote() {
         use vm_memory::Bytes;
         let mem = create_guest_memory(32 << 20).unwrap();
-        mem.write_slice(&[0xa5; 8192], GuestAddress(0x10_0000)).unwrap();
-        mem.write_slice(&[0x5a; 100], GuestAddress(0x1ff_0000)).unwrap();
+        mem.write_slice(&[0xa5; 8192], GuestAddress(0x10_0000))
+            .unwrap();
+        mem.write_slice(&[0x5a; 100], GuestAddress(0x1ff_0000))
+            .unwrap();
         let wiped = wipe(&mem);
         assert!(wiped >= 3 * 4096, "{wiped}");
         assert!(wiped < 32 << 20, "untouched pages are skipped: {wiped}");
         let mut back = [1u8; 8192];
         mem.read_slice(&mut back, GuestAddress(0x10_0000)).unwrap();
         assert_eq!(back, [0; 8192]);
-        mem.read_slice(&mut back[..100], GuestAddress(0x1ff_0000)).unwrap();
+        mem.read_slice(&mut back[..100], GuestAddress(0x1ff_0000))
+            .unwrap();
         assert_eq!(back[..100], [0; 100]);
     }
 

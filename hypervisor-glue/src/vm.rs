@@ -18,8 +18,8 @@ use vm_memory::{GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::signal::{Killable, SIGRTMIN, register_signal_handler};
 
-use crate::boot::mptable::{PCI_IRQ_BASE, PciIrq};
 use crate::boot::acpi::{self, AcpiPm};
+use crate::boot::mptable::{PCI_IRQ_BASE, PciIrq};
 use crate::boot::{self, BootError, BootSpec};
 use crate::devices::boot_timer::{BOOT_MARKER_PORT, BootTimer};
 use crate::devices::cmos::{CMOS_PORT, Cmos};
@@ -105,7 +105,12 @@ pub struct VmConfig {
 /// The command line the guest gets: `config.cmdline`, plus `acpi=noirq` with ACPI (PCI
 /// interrupts are routed by the MP table, not by ACPI) unless it names an `acpi=` already.
 pub fn kernel_cmdline(config: &VmConfig) -> String {
-    if config.acpi && !config.cmdline.split_whitespace().any(|w| w.starts_with("acpi=")) {
+    if config.acpi
+        && !config
+            .cmdline
+            .split_whitespace()
+            .any(|w| w.starts_with("acpi="))
+    {
         format!("{} acpi=noirq", config.cmdline.trim_end())
     } else {
         config.cmdline.clone()

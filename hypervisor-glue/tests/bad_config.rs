@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 fn vmm() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bulkhead-vmm"));
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     c
 }
 
@@ -48,7 +50,8 @@ fn text(out: &Output) -> String {
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bulkhead-bad-config-{}-{name}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("bulkhead-bad-config-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -88,7 +91,10 @@ fn spinning_kernel(path: &Path) {
     elf.extend_from_slice(&(code.len() as u64).to_le_bytes());
     elf.extend_from_slice(&0x1000u64.to_le_bytes());
     elf.extend_from_slice(&code);
-    std::fs::File::create(path).unwrap().write_all(&elf).unwrap();
+    std::fs::File::create(path)
+        .unwrap()
+        .write_all(&elf)
+        .unwrap();
 }
 
 #[test]
@@ -97,7 +103,11 @@ fn missing_kernel_and_initramfs_are_named() {
     c.args(["--kernel", "/nonexistent/bzImage"]);
     let out = run(c, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("/nonexistent/bzImage"), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent/bzImage"),
+        "{}",
+        text(&out)
+    );
 
     let dir = scratch("initramfs");
     spinning_kernel(&dir.join("kernel"));
@@ -106,7 +116,11 @@ fn missing_kernel_and_initramfs_are_named() {
     c.args(["--initramfs", "/nonexistent/initrd.gz"]);
     let out = run(c, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("/nonexistent/initrd.gz"), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent/initrd.gz"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -144,17 +158,28 @@ fn bad_disks_are_clear_errors_and_change_nothing() {
     let before = std::fs::read(&template).unwrap();
 
     let cases: [(Vec<String>, &str); 5] = [
-        (vec![format!("{}", dir.join("missing.img").display())], "missing.img"),
+        (
+            vec![format!("{}", dir.join("missing.img").display())],
+            "missing.img",
+        ),
         (
             vec![format!("{},cow=", template.display())],
             "unknown disk option",
         ),
         (
-            vec![format!("{},ro,cow={}", template.display(), dir.join("o.cow").display())],
+            vec![format!(
+                "{},ro,cow={}",
+                template.display(),
+                dir.join("o.cow").display()
+            )],
             "drop ro",
         ),
         (
-            vec![format!("{},cow={}", template.display(), dir.join("garbage.cow").display())],
+            vec![format!(
+                "{},cow={}",
+                template.display(),
+                dir.join("garbage.cow").display()
+            )],
             "not a usable Bulkhead overlay",
         ),
         (
@@ -179,9 +204,16 @@ fn bad_disks_are_clear_errors_and_change_nothing() {
         assert!(matches!(out.status.code(), Some(1 | 2)), "{disks:?}: {t}");
         // Without a usable /dev/kvm the disk is never opened; the parser's refusals come
         // first either way.
-        assert!(t.contains(needle) || t.contains("KVM"), "{disks:?}: wanted {needle:?} in {t}");
+        assert!(
+            t.contains(needle) || t.contains("KVM"),
+            "{disks:?}: wanted {needle:?} in {t}"
+        );
     }
-    assert_eq!(std::fs::read(&template).unwrap(), before, "template changed");
+    assert_eq!(
+        std::fs::read(&template).unwrap(),
+        before,
+        "template changed"
+    );
     assert_eq!(
         std::fs::read(dir.join("garbage.cow")).unwrap(),
         b"this is not an overlay",

@@ -167,9 +167,15 @@ fn acpi_power_off_and_orderly_stop() {
     assert_eq!(r[0].exit, VmExit::Shutdown, "{text}");
     assert!(text.contains("rc-poweroff=0"), "{text}");
     // SIGTERM presses the power button; the guest sees the event and powers off.
-    assert!(text.contains("BULKHEAD-BUTTON device=/dev/input/event"), "{text}");
+    assert!(
+        text.contains("BULKHEAD-BUTTON device=/dev/input/event"),
+        "{text}"
+    );
     // EV_KEY (1), KEY_POWER (116): the button driver's event, read from evdev.
-    assert!(text.contains("BULKHEAD-BUTTON pressed event=1 116"), "{text}");
+    assert!(
+        text.contains("BULKHEAD-BUTTON pressed event=1 116"),
+        "{text}"
+    );
     assert_eq!(r[1].exit, VmExit::Shutdown, "{text}");
     assert!(text.contains("rc-button=0"), "{text}");
     // Without ACPI nothing can ask the guest: SIGTERM kills at once.
@@ -216,7 +222,11 @@ fn copy_on_write_root_private_home_and_disposable() {
             .unwrap_or_else(|| panic!("{tag} missing: {text}"))
             .to_owned()
     };
-    assert_eq!(sum("sum-before="), sum("sum-after="), "the template changed");
+    assert_eq!(
+        sum("sum-before="),
+        sum("sum-after="),
+        "the template changed"
+    );
     assert!(text.contains("disposable-files=0"), "{text}");
     assert!(text.contains("overlay=/tmp/work-root.cow"), "{text}");
 }

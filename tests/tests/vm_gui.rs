@@ -153,7 +153,10 @@ fn simple_shm_in_a_vm_shows_in_the_compositor_with_the_blue_border() {
 
     // The host's orderly stop (SIGTERM → ACPI power button) ended the VM by the guest's own
     // power-off: `shutdown`, exit status 0.
-    assert!(text.contains(r#"BULKHEAD-RESULT {"exit":{"kind":"shutdown"}"#), "{text}");
+    assert!(
+        text.contains(r#"BULKHEAD-RESULT {"exit":{"kind":"shutdown"}"#),
+        "{text}"
+    );
     assert!(text.contains("BULKHEAD-E2E vmm-rc=0"), "{text}");
 }
 

@@ -239,7 +239,7 @@ impl UioDoorbell {
         let uio = OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits().cast_signed())
+            .custom_flags(i32::try_from(rustix::fs::OFlags::NONBLOCK.bits()).unwrap_or(0))
             .open(&uio_path)
             .map_err(io_error("opening", &uio_path))?;
         let config_path = device.join("config");
@@ -432,7 +432,7 @@ mod tests {
             (REGS_MAGIC, 1, 0, mb),
             (REGS_MAGIC, 1, mb + 1, 2 * mb),
             (REGS_MAGIC, 1, 2 * mb, mb),
-            (REGS_MAGIC, 1, u64::MAX & !0xfff, mb),
+            (REGS_MAGIC, 1, !0xfff, mb),
         ] {
             assert!(
                 check_registers(magic, version, len, bar).is_err(),

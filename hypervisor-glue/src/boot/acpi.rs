@@ -81,19 +81,20 @@ fn gas_io_byte(port: u16) -> [u8; 12] {
 
 /// AML PkgLength encoding of a package whose contents (after the PkgLength) are `len` bytes.
 fn pkg_length(len: usize) -> Vec<u8> {
+    let byte = |v: usize| u8::try_from(v & 0xff).unwrap_or(0);
     // The encoded length includes the PkgLength bytes themselves.
     if len + 1 < 0x40 {
-        return vec![u8::try_from(len + 1).unwrap_or(0)];
+        return vec![byte(len + 1)];
     }
     let total = len + 2;
     if total < 0x1000 {
-        return vec![0x40 | (total & 0xf) as u8, (total >> 4) as u8];
+        return vec![0x40 | byte(total & 0xf), byte(total >> 4)];
     }
     let total = len + 3;
     vec![
-        0x80 | (total & 0xf) as u8,
-        (total >> 4) as u8,
-        (total >> 12) as u8,
+        0x80 | byte(total & 0xf),
+        byte(total >> 4),
+        byte(total >> 12),
     ]
 }
 
@@ -233,7 +234,10 @@ pub fn tables(vcpus: u8) -> (u64, Vec<u8>) {
         out.extend_from_slice(table);
         align(&mut out);
     }
-    debug_assert_eq!(ACPI_START + out.len() as u64 - (madt.len() as u64).next_multiple_of(16), madt_at);
+    debug_assert_eq!(
+        ACPI_START + out.len() as u64 - (madt.len() as u64).next_multiple_of(16),
+        madt_at
+    );
     (rsdp_at, out)
 }
 
@@ -255,7 +259,12 @@ impl crate::devices::BusDevice for AcpiPm {
         data.fill(0);
     }
 
-    fn write(&mut self, base: u64, _offset: u64, data: &[u8]) -> Option<crate::devices::DeviceEvent> {
+    fn write(
+        &mut self,
+        base: u64,
+        _offset: u64,
+        data: &[u8],
+    ) -> Option<crate::devices::DeviceEvent> {
         let value = *data.first()?;
         if base == u64::from(SLEEP_CONTROL_PORT)
             && value & SLP_EN != 0
@@ -343,9 +352,6 @@ mod tests {
             pm.write(control, 0, &[SLP_EN | S5_SLEEP_TYPE << 2]),
             Some(DeviceEvent::PowerOff)
         );
-        assert_eq!(
-            pm.write(u64::from(SLEEP_STATUS_PORT), 0, &[0xff]),
-            None
-        );
+        assert_eq!(pm.write(u64::from(SLEEP_STATUS_PORT), 0, &[0xff]), None);
     }
 }

@@ -235,7 +235,11 @@ pub fn e820_map(mem_size: u64) -> Vec<boot_e820_entry> {
         entry(0, EBDA_START.0, E820_RAM),
         entry(EBDA_START.0, 0xa_0000 - EBDA_START.0, E820_RESERVED),
         // The ACPI tables (when written) in the BIOS area.
-        entry(acpi::ACPI_START, acpi::ACPI_END - acpi::ACPI_START, E820_RESERVED),
+        entry(
+            acpi::ACPI_START,
+            acpi::ACPI_END - acpi::ACPI_START,
+            E820_RESERVED,
+        ),
     ];
     for (start, len) in memory::ram_ranges(mem_size) {
         if start.0 == 0 {

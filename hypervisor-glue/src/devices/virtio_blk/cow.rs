@@ -36,7 +36,8 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 /// Bytes per cluster.
-pub const CLUSTER_SIZE: u64 = 64 * 1024;
+pub const CLUSTER_SIZE: u64 = CLUSTER_SIZE_U32 as u64;
+const CLUSTER_SIZE_U32: u32 = 64 * 1024;
 /// The overlay's magic.
 pub const COW_MAGIC: [u8; 8] = *b"BKCOW\0\0\0";
 /// The overlay format version.
@@ -206,7 +207,7 @@ impl CowImage {
             let mut header = [0u8; 32];
             header[0..8].copy_from_slice(&COW_MAGIC);
             header[8..12].copy_from_slice(&COW_VERSION.to_le_bytes());
-            header[12..16].copy_from_slice(&(CLUSTER_SIZE as u32).to_le_bytes());
+            header[12..16].copy_from_slice(&CLUSTER_SIZE_U32.to_le_bytes());
             header[16..24].copy_from_slice(&size.to_le_bytes());
             header[24..32].copy_from_slice(&mtime.to_le_bytes());
             let total = data_offset + size.div_ceil(CLUSTER_SIZE) * CLUSTER_SIZE;
@@ -421,6 +422,7 @@ impl Drop for CowImage {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

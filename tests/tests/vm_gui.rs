@@ -47,11 +47,14 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
     for chunk in clean.chunks(4) {
         let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
+        if data.len() < 2 {
+            return Err("truncated base64".into());
+        }
         let mut acc = 0u32;
         for &c in &data {
             acc = acc << 6 | value(c)?;
         }
-        acc <<= 6 * (4 - data.len() as u32);
+        acc <<= 6 * (4 - data.len());
         let bytes = acc.to_be_bytes();
         out.extend_from_slice(&bytes[1..data.len()]);
     }
@@ -166,4 +169,5 @@ fn base64_round_trip() {
     assert_eq!(base64_decode("aGVs\nbG8h").unwrap(), b"hello!");
     assert_eq!(base64_decode("aA==").unwrap(), b"h");
     assert!(base64_decode("a*==").is_err());
+    assert!(base64_decode("aGVsb").is_err());
 }

@@ -257,3 +257,41 @@ fn run(args: Args, started: Instant) -> anyhow::Result<u8> {
     println!("BULKHEAD-RESULT {}", serde_json::to_string(&report)?);
     Ok(exit_code(&report.exit))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_options_parse() {
+        let d = parse_disk("/a.img").unwrap();
+        assert_eq!((d.read_only, d.overlay), (false, None));
+        assert!(parse_disk("/a.img,ro").unwrap().read_only);
+        assert_eq!(
+            parse_disk("/t.img,cow=/q/root.cow").unwrap().overlay,
+            Some(OverlayKind::Persistent(PathBuf::from("/q/root.cow")))
+        );
+        assert_eq!(
+            parse_disk("/t.img,disposable=/run/q").unwrap().overlay,
+            Some(OverlayKind::Disposable(PathBuf::from("/run/q")))
+        );
+        for bad in [
+            "",
+            ",ro",
+            "/a.img,xx",
+            "/a.img,cow=",
+            "/a.img,cow=/x,disposable=/y",
+            "/a.img,ro,cow=/x",
+        ] {
+            assert!(parse_disk(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exit_codes_are_stable() {
+        assert_eq!(exit_code(&VmExit::Shutdown), 0);
+        assert_eq!(exit_code(&VmExit::Reset), 3);
+        assert_eq!(exit_code(&VmExit::Killed), 5);
+        assert_eq!(exit_code(&VmExit::Timeout), 6);
+    }
+}

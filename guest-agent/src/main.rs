@@ -1,7 +1,7 @@
 //! `bulkhead-guest-agent`: the qube's Wayland compositor, forwarding windows to dom0.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -23,10 +23,19 @@ struct Args {
     /// Host mode: the Unix socket where dom0 hands over the shared memory.
     #[arg(long, value_name = "PATH", conflicts_with = "standalone")]
     connect: Option<PathBuf>,
+    /// VM mode: dom0's channel is the GUI PCI device (b1c4:0010) of Bulkhead's VMM, bound to
+    /// uio_pci_generic. Chosen by itself when neither --connect nor --standalone is given
+    /// and the device exists.
+    #[arg(long, conflicts_with_all = ["connect", "standalone"])]
+    pci: bool,
     /// Development mode without dom0: frames are acknowledged at once and dropped.
     #[arg(long)]
     standalone: bool,
 }
+
+/// Where sysfs and the device nodes are.
+const SYSFS: &str = "/sys";
+const DEV: &str = "/dev";
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -47,8 +56,20 @@ fn main() -> anyhow::Result<()> {
         let server = Server::connect_transport(&config, connected).context("starting the agent")?;
         return server.run().context("agent stopped");
     }
+    let auto_pci =
+        !args.standalone && bulkhead_guest_agent::link::pci::find_device(Path::new(SYSFS)).is_ok();
+    if args.pci || auto_pci {
+        let connected =
+            TransportLink::open_pci(Path::new(SYSFS), Path::new(DEV), HANDSHAKE_TIMEOUT)
+                .context("connecting to dom0 through the GUI channel PCI device")?;
+        let server = Server::connect_transport(&config, connected).context("starting the agent")?;
+        return server.run().context("agent stopped");
+    }
     if !args.standalone {
-        bail!("give --connect PATH (or --standalone for development without dom0)");
+        bail!(
+            "no dom0 to connect to: give --connect PATH (host mode), --pci (in a Bulkhead VM), \
+             or --standalone for development without dom0"
+        );
     }
     let (link, events, dom0) =
         bulkhead_guest_agent::link::memory::pair(256 << 20).context("standalone arena")?;

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -18,6 +18,7 @@ use vm_memory::{GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::signal::{Killable, SIGRTMIN, register_signal_handler};
 
+use crate::boot::acpi::{self, AcpiPm};
 use crate::boot::mptable::{PCI_IRQ_BASE, PciIrq};
 use crate::boot::{self, BootError, BootSpec};
 use crate::devices::boot_timer::{BOOT_MARKER_PORT, BootTimer};
@@ -26,7 +27,7 @@ use crate::devices::gui_channel::{GuiChannel, GuiError, REGS_BAR_SIZE};
 use crate::devices::i8042::{I8042, I8042_COMMAND_PORT, I8042_DATA_PORT};
 use crate::devices::serial::{COM1_IRQ, COM1_PORT, SerialDevice};
 use crate::devices::virtio::{VIRTIO_BAR_SIZE, VirtioPciDevice};
-use crate::devices::virtio_blk::{Block, BlockError};
+use crate::devices::virtio_blk::{Block, BlockError, OverlayKind};
 use crate::devices::{Bus, BusError};
 use crate::kvm::{KvmContext, KvmError};
 use crate::memory::{self, MemoryError};
@@ -93,15 +94,38 @@ pub struct VmConfig {
     pub disks: Vec<DiskConfig>,
     /// The seccomp filter installed once the VM runs.
     pub seccomp: SeccompLevel,
+    /// ACPI tables (power-off, the power button). Without them a guest cannot power off and
+    /// a stop request can only kill it.
+    pub acpi: bool,
+    /// How long the guest has to power off after the first stop request (SIGTERM/SIGINT)
+    /// presses its power button; then, or at a second request, it is killed.
+    pub stop_grace: Duration,
+}
+
+/// The command line the guest gets: `config.cmdline`, plus `acpi=noirq` with ACPI (PCI
+/// interrupts are routed by the MP table, not by ACPI) unless it names an `acpi=` already.
+pub fn kernel_cmdline(config: &VmConfig) -> String {
+    if config.acpi
+        && !config
+            .cmdline
+            .split_whitespace()
+            .any(|w| w.starts_with("acpi="))
+    {
+        format!("{} acpi=noirq", config.cmdline.trim_end())
+    } else {
+        config.cmdline.clone()
+    }
 }
 
 /// One virtio-blk disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskConfig {
-    /// Raw image file.
+    /// Raw image file (with `overlay`: the template, opened read-only).
     pub path: PathBuf,
     /// Refuse guest writes (and say so to the guest).
     pub read_only: bool,
+    /// A copy-on-write layer over `path`: the guest writes there, `path` never changes.
+    pub overlay: Option<OverlayKind>,
 }
 
 /// What happened during one VM's life.
@@ -213,14 +237,17 @@ fn register_memory(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), VmError> {
 
 extern "C" fn kick_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
 
-static TERMINATE: AtomicBool = AtomicBool::new(false);
+/// Stop requests (SIGTERM/SIGINT) received so far.
+static STOP_REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" fn terminate_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    TERMINATE.store(true, Ordering::Release);
+    STOP_REQUESTS.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Makes SIGTERM and SIGINT end the VM with [`VmExit::Killed`] instead of killing the VMM
-/// mid-flight. For binaries; call once.
+/// Makes SIGTERM and SIGINT stop the VM in order instead of killing the VMM mid-flight: the
+/// first press the guest's ACPI power button and give it [`VmConfig::stop_grace`] to power
+/// off ([`VmExit::Shutdown`]); a second request, the grace running out, or a VM without
+/// ACPI end it at once ([`VmExit::Killed`]). For binaries; call once.
 pub fn install_termination_handlers() -> std::io::Result<()> {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         register_signal_handler(sig, terminate_handler)
@@ -377,7 +404,10 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
     let mut pci_irqs = Vec::new();
     let mut bars = BarAllocator::default();
     for disk in &config.disks {
-        let block = Block::open(&disk.path, disk.read_only)?;
+        let block = match &disk.overlay {
+            Some(overlay) => Block::open_cow(&disk.path, overlay)?,
+            None => Block::open(&disk.path, disk.read_only)?,
+        };
         let slot = pci.next_slot()?;
         let route = pci_route(slot);
         let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| VmError::Host {
@@ -440,17 +470,32 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
         );
     }
 
+    let cmdline = kernel_cmdline(config);
     let entry = boot::load(
         &guest_mem,
         &BootSpec {
             kernel: &config.kernel,
             initramfs: config.initramfs.as_deref(),
-            cmdline: &config.cmdline,
+            cmdline: &cmdline,
             vcpus: config.vcpus,
             mem_size,
             pci_irqs: &pci_irqs,
+            acpi: config.acpi,
         },
     )?;
+    let power_button = if config.acpi {
+        let button = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| VmError::Host {
+            what: "cannot create the power button eventfd".into(),
+            source,
+        })?;
+        ioctl(
+            "power button irqfd",
+            vm.register_irqfd(&button, acpi::GED_IRQ),
+        )?;
+        Some(button)
+    } else {
+        None
+    };
 
     let serial_irq = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| VmError::Host {
         what: "cannot create the serial interrupt eventfd".into(),
@@ -481,6 +526,11 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
         u64::from(BOOT_MARKER_PORT),
         1,
     )?;
+    if config.acpi {
+        let pm = Arc::new(Mutex::new(AcpiPm));
+        pio.insert(pm.clone(), u64::from(acpi::SLEEP_CONTROL_PORT), 1)?;
+        pio.insert(pm, u64::from(acpi::SLEEP_STATUS_PORT), 1)?;
+    }
     let pio = Arc::new(pio);
     let mmio = Arc::new(mmio);
 
@@ -498,11 +548,20 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
     let (tx, rx) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
+    // Every vCPU thread has finished starting (glibc's rseq and robust-list registration,
+    // the thread name) before the seccomp filter goes on, or the filter would kill it there.
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let vcpu_count = vcpus.len();
     for vcpu in vcpus {
         let (pio, mmio, tx, flag) = (pio.clone(), mmio.clone(), tx.clone(), stop.clone());
+        let ready = ready_tx.clone();
         let spawned = std::thread::Builder::new()
             .name("vcpu".into())
-            .spawn(move || vcpu.run(pio, mmio, tx, flag));
+            .spawn(move || {
+                let _ = ready.send(());
+                drop(ready);
+                vcpu.run(pio, mmio, tx, flag);
+            });
         match spawned {
             Ok(t) => threads.push(t),
             Err(source) => {
@@ -515,6 +574,11 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
         }
     }
     drop(tx);
+    drop(ready_tx);
+    for _ in 0..vcpu_count {
+        // An error means a thread ended before saying so; it is past its start-up anyway.
+        let _ = ready_rx.recv();
+    }
     let running = Running { threads, stop };
     let mut smaps = metrics::SelfSmaps::open().ok();
     if let Err(e) = seccomp::install(config.seccomp) {
@@ -530,8 +594,30 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
     let mut boot_to_init_ms = None;
     let mut usage = None;
     let deadline = config.timeout.map(|t| started + t);
+    let mut stop_requests_seen = 0;
+    let mut stop_deadline = None;
     let exit = loop {
-        if TERMINATE.load(Ordering::Acquire) {
+        let requests = STOP_REQUESTS.load(Ordering::Acquire);
+        if requests > stop_requests_seen {
+            stop_requests_seen = requests;
+            match (&power_button, stop_deadline) {
+                (Some(button), None) => {
+                    // Press: the GED's edge interrupt; its _EVT notifies the power button.
+                    if let Err(e) = button.write(1) {
+                        tracing::error!("cannot press the power button: {e}");
+                        break VmExit::Killed;
+                    }
+                    tracing::info!(
+                        grace_secs = config.stop_grace.as_secs_f64(),
+                        "stop requested: pressed the guest's power button"
+                    );
+                    stop_deadline = Some(Instant::now() + config.stop_grace);
+                }
+                _ => break VmExit::Killed,
+            }
+        }
+        if stop_deadline.is_some_and(|d| Instant::now() >= d) {
+            tracing::warn!("the guest did not power off in time: killed");
             break VmExit::Killed;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -554,8 +640,10 @@ pub fn run(config: &VmConfig, gui: Option<Handoff>, started: Instant) -> Result<
     running.stop();
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
     drop((pio, mmio, vm));
-    // Guest RAM goes back to the host with the last reference (here, the devices holding one
-    // are gone); the host kernel zeroes pages before anyone reuses them.
+    // No vCPU runs and the VM fd is closed: wipe what the guest left in its RAM, then give
+    // the RAM back to the host with the last reference (the devices holding one are gone).
+    let wiped = memory::wipe(&guest_mem);
+    tracing::debug!(wiped_mib = wiped >> 20, "guest memory wiped");
     drop(guest_mem);
     Ok(VmReport {
         exit,
@@ -582,7 +670,21 @@ mod tests {
             timeout: None,
             disks: Vec::new(),
             seccomp: SeccompLevel::Enforce,
+            acpi: true,
+            stop_grace: Duration::from_secs(10),
         }
+    }
+
+    #[test]
+    fn acpi_guests_get_acpi_noirq_unless_told_otherwise() {
+        let mut c = config();
+        c.cmdline = "console=ttyS0 ".into();
+        assert_eq!(kernel_cmdline(&c), "console=ttyS0 acpi=noirq");
+        c.cmdline = "console=ttyS0 acpi=off".into();
+        assert_eq!(kernel_cmdline(&c), "console=ttyS0 acpi=off");
+        c.cmdline = "console=ttyS0".into();
+        c.acpi = false;
+        assert_eq!(kernel_cmdline(&c), "console=ttyS0");
     }
 
     #[test]

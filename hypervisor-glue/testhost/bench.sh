@@ -3,7 +3,8 @@
 # against QEMU's microvm with the same kernel and initramfs, as bzImage and as ELF vmlinux
 # (QEMU boots that through its PVH entry), interleaved and all timed the same way by
 # bulkhead-bootbench (spawn to the init's console line), plus one plain run of our VMM for its
-# own boot-marker timing and memory overhead.
+# own boot-marker timing and memory overhead. Ours runs with its ACPI tables (the default) and,
+# once more, without (`--no-acpi`).
 RUNS="${1:-5}"
 MEM=256
 K=/guest/bzImage
@@ -19,4 +20,5 @@ bulkhead-bootbench --runs "$RUNS" --guest-mib "$MEM" \
     --case "bulkhead-bzimage=$OURS --kernel $K" \
     --case "qemu-microvm-bzimage=$QEMU -kernel $K -initrd $I -append '$CMDLINE'" \
     --case "qemu-microvm-pvh-vmlinux=$QEMU -kernel $V -initrd $I -append '$CMDLINE'" \
-    --case "bulkhead-vmlinux=$OURS --kernel $V"
+    --case "bulkhead-vmlinux=$OURS --kernel $V" \
+    --case "bulkhead-bzimage-no-acpi=$OURS --no-acpi --kernel $K"

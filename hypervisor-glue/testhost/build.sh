@@ -2,7 +2,8 @@
 # Builds the VM test host (DESIGN.md, test tier 3) into $BULKHEAD_CACHE (default
 # /work/vmm-cache): Debian's stock kernel with its KVM modules, busybox, our VMM binaries with
 # their shared libraries, the guest payloads (the same kernel as bzImage and as ELF vmlinux, a
-# tiny busybox guest initramfs, an ext4 root disk), and, as a separate archive, QEMU for comparisons.
+# tiny busybox guest initramfs, the same plus the guest agent and weston-simple-shm, an ext4
+# root disk), the compositor, and, as a separate archive, QEMU for comparisons.
 #
 #   hypervisor-glue/testhost/build.sh          build what is missing (our binaries always)
 #
@@ -20,7 +21,8 @@ say() { echo "testhost/build: $*" >&2; }
 
 # --- host packages -------------------------------------------------------------------------
 need=()
-for p in qemu-system-x86 busybox-static cpio xz-utils e2fsprogs; do
+for p in qemu-system-x86 busybox-static cpio xz-utils e2fsprogs socat weston xkb-data \
+    fonts-dejavu-core; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -84,7 +86,7 @@ rm -rf "$G" && mkdir -p "$G"/{bin,dev,proc,sys,lib/modules,mnt}
 cp "$BUSYBOX" "$G/bin/busybox"
 mknod "$G/dev/console" c 5 1
 for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk \
-    uio uio_pci_generic crc16 crc32c_generic mbcache jbd2 ext4; do
+    uio uio_pci_generic crc16 crc32c_generic mbcache jbd2 ext4 button evdev; do
     f="$(find "$MODDIR" -name "$m.ko*" | head -1)"
     case "$f" in
         "") say "guest module $m not in $pkg (built in?)" ;;
@@ -103,14 +105,27 @@ cp "$BUSYBOX" "$R/bin/busybox"
 cp "$HERE/rootfs-init" "$R/sbin/init"
 chmod +x "$R/sbin/init"
 echo "bulkhead-test-rootfs" > "$R/etc/bulkhead-rootfs"
-rm -f "$OUT/rootfs.ext4"
+rm -f "$OUT/rootfs.ext4" "$OUT/home.ext4"
 mkfs.ext4 -q -F -L bulkhead-root -d "$R" "$OUT/rootfs.ext4" 16M
+# An empty private volume (a qube's /home).
+mkfs.ext4 -q -F -L bulkhead-home "$OUT/home.ext4" 8M
 
 # --- our binaries ----------------------------------------------------------------------------
 if [ -z "${BULKHEAD_SKIP_CARGO:-}" ]; then
-    say "building bulkhead-vmm (release)"
-    (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p bulkhead-hypervisor-glue --bins)
+    say "building bulkhead-vmm, the compositor and the guest agent (release)"
+    (cd "$REPO" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p bulkhead-hypervisor-glue \
+        --bins -p bulkhead-compositor -p bulkhead-guest-agent)
 fi
+
+# --- the GUI guest: the base initramfs plus the guest agent, weston-simple-shm, their shared
+# libraries and the XKB data (concatenated cpio archives are one initramfs to Linux) ---------
+GG="$CACHE/guest-gui-root"
+rm -rf "$GG" && mkdir -p "$GG/usr/bin" "$GG/usr/share/X11"
+copy_with_libs "$GG" "$TARGET/release/bulkhead-guest-agent" /usr/bin/weston-simple-shm
+mv "$GG$TARGET/release/bulkhead-guest-agent" "$GG/usr/bin/"
+strip "$GG/usr/bin/bulkhead-guest-agent"
+cp -rL /usr/share/X11/xkb "$GG/usr/share/X11/xkb"
+{ cat "$OUT/guest-initramfs.cpio.gz"; mkcpio "$GG" /dev/stdout | gzip -6; } > "$OUT/gui-initramfs.cpio.gz"
 
 # --- test host initramfs -------------------------------------------------------------------
 T="$CACHE/testhost-root"
@@ -125,11 +140,21 @@ for m in irqbypass ccp kvm kvm-amd; do
         *) cp "$f" "$T/lib/modules/$m.ko" ;;
     esac
 done
-copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-bootbench"
-mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" "$T/usr/bin/"
+copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-bootbench" \
+    "$TARGET/release/bulkhead-compositor" /usr/bin/socat
+mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
+    "$T$TARGET/release/bulkhead-compositor" "$T/usr/bin/"
+strip "$T/usr/bin/bulkhead-vmm" "$T/usr/bin/bulkhead-bootbench" "$T/usr/bin/bulkhead-compositor"
+# The compositor's title font and keymaps.
+mkdir -p "$T/usr/share/fonts/truetype/dejavu" "$T/usr/share/X11"
+cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$T/usr/share/fonts/truetype/dejavu/"
+cp -rL /usr/share/X11/xkb "$T/usr/share/X11/xkb"
+cp "$OUT/gui-initramfs.cpio.gz" "$T/guest/gui-initramfs.cpio.gz"
+cp "$HERE/gui-e2e.sh" "$T/usr/bin/bulkhead-gui-e2e"
+chmod +x "$T/usr/bin/bulkhead-gui-e2e"
 cp "$OUT/vmlinuz" "$T/guest/bzImage"
 cp "$OUT/guest-initramfs.cpio.gz" "$T/guest/initramfs.cpio.gz"
-cp "$OUT/rootfs.ext4" "$T/guest/rootfs.ext4"
+cp "$OUT/rootfs.ext4" "$OUT/home.ext4" "$T/guest/"
 cp "$HERE/testhost-init" "$T/init"
 cp "$HERE/bench.sh" "$T/usr/bin/bulkhead-bench"
 chmod +x "$T/init" "$T/usr/bin/bulkhead-bench"

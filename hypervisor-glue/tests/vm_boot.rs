@@ -148,3 +148,85 @@ fn bad_configurations_are_clear_errors() {
         assert!(text.contains(needle), "{needle}: {text}");
     }
 }
+
+#[test]
+#[ignore = "needs the VM test host: hypervisor-glue/testhost/build.sh, then --ignored"]
+fn acpi_power_off_and_orderly_stop() {
+    let text = in_testhost(&format!(
+        "bulkhead-vmm {GUEST} --cmdline '{CMDLINE} bulkhead.test=poweroff'; echo \"rc-poweroff=$?\"; \
+         bulkhead-vmm {GUEST} --cmdline '{CMDLINE} bulkhead.test=button' --console /tmp/b.log & p=$!; \
+         i=0; while ! grep -q 'BULKHEAD-BUTTON device' /tmp/b.log 2>/dev/null && [ $i -lt 300 ]; do sleep 1; i=$((i+1)); done; \
+         kill -TERM $p; wait $p; echo \"rc-button=$?\"; cat /tmp/b.log; \
+         bulkhead-vmm {GUEST} --cmdline '{CMDLINE} bulkhead.test=button' --stop-grace-secs 2 --no-acpi --console /tmp/n.log & p=$!; \
+         i=0; while ! grep -q 'BULKHEAD-INIT' /tmp/n.log 2>/dev/null && [ $i -lt 300 ]; do sleep 1; i=$((i+1)); done; \
+         kill -TERM $p; wait $p; echo \"rc-noacpi=$?\""
+    ));
+    let r = reports(&text);
+    assert_eq!(r.len(), 3, "three VM runs expected:\n{text}");
+    // `poweroff` in the guest: ACPI S5 through the sleep control register.
+    assert_eq!(r[0].exit, VmExit::Shutdown, "{text}");
+    assert!(text.contains("rc-poweroff=0"), "{text}");
+    // SIGTERM presses the power button; the guest sees the event and powers off.
+    assert!(
+        text.contains("BULKHEAD-BUTTON device=/dev/input/event"),
+        "{text}"
+    );
+    // EV_KEY (1), KEY_POWER (116): the button driver's event, read from evdev.
+    assert!(
+        text.contains("BULKHEAD-BUTTON pressed event=1 116"),
+        "{text}"
+    );
+    assert_eq!(r[1].exit, VmExit::Shutdown, "{text}");
+    assert!(text.contains("rc-button=0"), "{text}");
+    // Without ACPI nothing can ask the guest: SIGTERM kills at once.
+    assert_eq!(r[2].exit, VmExit::Killed, "{text}");
+    assert!(text.contains("rc-noacpi=5"), "{text}");
+}
+
+#[test]
+#[ignore = "needs the VM test host: hypervisor-glue/testhost/build.sh, then --ignored"]
+fn copy_on_write_root_private_home_and_disposable() {
+    let root = format!("{CMDLINE} bulkhead.root=/dev/vda");
+    let run = |disk: &str| {
+        format!("bulkhead-vmm {GUEST} --disk {disk} --disk /tmp/home.ext4 --cmdline '{root}'; ")
+    };
+    let text = in_testhost(&format!(
+        "cp /guest/rootfs.ext4 /tmp/template.ext4; cp /guest/home.ext4 /tmp/home.ext4; \
+         mkdir /tmp/disposable; echo \"sum-before=$(sha256sum < /tmp/template.ext4)\"; \
+         {}{}{}\
+         echo \"sum-after=$(sha256sum < /tmp/template.ext4)\"; \
+         echo \"disposable-files=$(ls -A /tmp/disposable | wc -l)\"; \
+         echo \"overlay=$(ls /tmp/work-root.cow)\"",
+        run("/tmp/template.ext4,cow=/tmp/work-root.cow"),
+        run("/tmp/template.ext4,cow=/tmp/work-root.cow"),
+        run("/tmp/template.ext4,disposable=/tmp/disposable"),
+    ));
+    let r = reports(&text);
+    assert_eq!(r.len(), 3, "three VM runs expected:\n{text}");
+    let persist = lines(&text, "BULKHEAD-PERSIST");
+    assert_eq!(
+        persist,
+        [
+            // First boot: nothing yet.
+            "BULKHEAD-PERSIST home=0 root=0",
+            // Restart over the same overlay: both / and /home kept their writes.
+            "BULKHEAD-PERSIST home=1 root=1",
+            // A disposable layer starts from the template; /home is the qube's own.
+            "BULKHEAD-PERSIST home=2 root=0",
+        ],
+        "{text}"
+    );
+    let sum = |tag: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("{tag} missing: {text}"))
+            .to_owned()
+    };
+    assert_eq!(
+        sum("sum-before="),
+        sum("sum-after="),
+        "the template changed"
+    );
+    assert!(text.contains("disposable-files=0"), "{text}");
+    assert!(text.contains("overlay=/tmp/work-root.cow"), "{text}");
+}

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 
+use crate::shared::SharedMemory;
+
 /// The peer's doorbell, as seen by the side that rings it.
 pub trait Doorbell: fmt::Debug + Send {
     /// Wakes the peer.
@@ -75,6 +77,41 @@ impl IncomingDoorbell for EventFd {
     }
 }
 
+/// A doorbell that is a 32-bit device register: ringing stores 1 at `offset` of a mapping.
+/// In a VM this is the GUI channel's doorbell register (BAR 2 offset 0), a KVM ioeventfd on
+/// dom0's doorbell: the store completes in the host kernel and wakes dom0.
+#[derive(Debug)]
+pub struct RegisterDoorbell {
+    regs: SharedMemory,
+    offset: usize,
+}
+
+impl RegisterDoorbell {
+    /// The register at `offset` of `regs` (4-aligned, inside the mapping).
+    pub fn new(regs: SharedMemory, offset: usize) -> io::Result<Self> {
+        let fits = offset
+            .checked_add(size_of::<u32>())
+            .is_some_and(|end| end <= regs.len());
+        if !fits || offset % size_of::<u32>() != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "doorbell register {offset:#x} is not an aligned u32 inside {:#x} bytes",
+                    regs.len()
+                ),
+            ));
+        }
+        Ok(Self { regs, offset })
+    }
+}
+
+impl Doorbell for RegisterDoorbell {
+    fn ring(&self) -> io::Result<()> {
+        self.regs.store_u32(self.offset, 1);
+        Ok(())
+    }
+}
+
 /// Waits until `fd` is readable or `timeout` passes (`None`: forever). Returns whether it
 /// became readable.
 pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
@@ -106,5 +143,21 @@ mod tests {
         bell.acknowledge().unwrap();
         assert!(!wait_readable(bell.as_fd(), Some(Duration::ZERO)).unwrap());
         bell.acknowledge().unwrap();
+    }
+
+    #[test]
+    fn register_doorbell_stores_one_and_checks_its_offset() {
+        let fd = rustix::fs::memfd_create("regs", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        rustix::fs::ftruncate(&fd, 4096).unwrap();
+        let view = SharedMemory::map(&fd, 0, 4096).unwrap();
+        let bell = RegisterDoorbell::new(SharedMemory::map(&fd, 0, 4096).unwrap(), 8).unwrap();
+        assert_eq!(view.load_u32(8), 0);
+        bell.ring().unwrap();
+        assert_eq!(view.load_u32(8), 1);
+        assert_eq!(view.load_u32(4), 0);
+        for bad in [2, 4094, 4096, usize::MAX - 1] {
+            let regs = SharedMemory::map(&fd, 0, 4096).unwrap();
+            assert!(RegisterDoorbell::new(regs, bad).is_err(), "{bad}");
+        }
     }
 }

@@ -61,7 +61,7 @@ mod shared;
 mod tests;
 
 pub use arena::{Arena, ArenaOffset, ArenaRegion, ImageLayout, Rect};
-pub use doorbell::{Doorbell, EventFd, IncomingDoorbell, wait_readable};
+pub use doorbell::{Doorbell, EventFd, IncomingDoorbell, RegisterDoorbell, wait_readable};
 pub use endpoint::{Endpoint, Role};
 pub use error::{ArenaError, RecvError, RingError, SendError, SetupError};
 pub use layout::{Config, Layout};

@@ -80,6 +80,26 @@ impl SharedMemory {
         self.map.as_mut_ptr().wrapping_add(offset)
     }
 
+    /// Loads the u32 at `offset` (4-aligned) with one 32-bit access: for device registers
+    /// mapped from a PCI BAR (the GUI channel's identification registers in a VM).
+    ///
+    /// # Panics
+    /// If `offset` is unaligned or outside the mapping (a caller bug).
+    #[track_caller]
+    pub fn load_u32(&self, offset: usize) -> u32 {
+        self.atomic_u32(offset).load(Ordering::SeqCst)
+    }
+
+    /// Stores `value` at `offset` (4-aligned) with one 32-bit access: ringing a doorbell
+    /// register (in a VM the store traps to the VMM, or completes in KVM's ioeventfd).
+    ///
+    /// # Panics
+    /// If `offset` is unaligned or outside the mapping (a caller bug).
+    #[track_caller]
+    pub fn store_u32(&self, offset: usize, value: u32) {
+        self.atomic_u32(offset).store(value, Ordering::SeqCst);
+    }
+
     /// The u32 at `offset` (4-aligned) as an atomic.
     #[track_caller]
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {

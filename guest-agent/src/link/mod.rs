@@ -4,11 +4,13 @@
 //! through a [`DomLink`], writes pixels into the shared arena through it, and receives
 //! [`Dom0Message`]s from an event source the link registers in the event loop. Two links
 //! exist: [`memory`] keeps everything in process (tests, `--standalone`), [`transport`]
-//! runs over `bulkhead-shm-transport` (host mode, later the VM).
+//! runs over `bulkhead-shm-transport`, set up from a Unix socket (host mode) or from the
+//! GUI channel PCI device ([`pci`], VM mode).
 //!
 //! The qube's name and label appear nowhere here: they are dom0's knowledge.
 
 pub mod memory;
+pub mod pci;
 pub mod transport;
 
 use std::fmt;

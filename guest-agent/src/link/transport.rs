@@ -1,9 +1,12 @@
 //! The real dom0 link: `bulkhead-protocol` messages over `bulkhead-shm-transport`.
 //!
-//! Host mode (until qubes are VMs): the agent connects to dom0's Unix socket, receives the
+//! Host mode: the agent connects to dom0's Unix socket, receives the
 //! shared-memory fds ([`receive_handoff`]), sends `Hello` and waits for `HelloAck`. After
 //! that the socket only tells the agent that dom0 is gone (it hangs up); everything else
 //! goes through the rings, one protocol message per ring message, and the arena.
+//!
+//! VM mode ([`TransportLink::open_pci`]): the region and doorbells are the GUI channel PCI
+//! device ([`super::pci`]); the handshake is the same.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -24,6 +27,9 @@ pub const AGENT_CAPABILITIES: Capabilities =
 /// Why the connection to dom0 could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The GUI channel PCI device could not be opened (VM mode).
+    #[error("opening the GUI channel PCI device")]
+    Pci(#[from] super::pci::PciError),
     /// The socket could not be reached.
     #[error("connecting to dom0's socket")]
     Socket(#[source] std::io::Error),
@@ -91,6 +97,18 @@ impl TransportLink {
         let mut connected = Self::handshake(endpoint, timeout)?;
         connected.socket = Some(socket);
         Ok(connected)
+    }
+
+    /// VM mode: opens the GUI channel PCI device found under `sysfs` (device nodes in
+    /// `dev_dir`) and performs the handshake. dom0 cannot hang up on a VM's agent: the
+    /// channel lives as long as the VM.
+    pub fn open_pci(
+        sysfs: &Path,
+        dev_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Connected, ConnectError> {
+        let endpoint = super::pci::open_endpoint(sysfs, dev_dir)?;
+        Self::handshake(endpoint, timeout)
     }
 
     /// Sends `Hello` on an opened endpoint and waits for `HelloAck`.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
+use bulkhead_hypervisor_glue::devices::virtio_blk::OverlayKind;
 use bulkhead_hypervisor_glue::seccomp::SeccompLevel;
 use bulkhead_hypervisor_glue::vm::{self, Console, DiskConfig, VmConfig, VmExit};
 use bulkhead_shm_transport::{Config as ShmConfig, Endpoint, Handoff, receive_handoff};
@@ -54,28 +55,68 @@ struct Args {
     /// answered with an interrupt. For testing the device without a compositor.
     #[arg(long)]
     gui_selftest: bool,
+    /// No ACPI tables: the guest cannot power off (it stops by reset) and a stop request
+    /// kills it at once.
+    #[arg(long)]
+    no_acpi: bool,
+    /// Seconds the guest has to power off after the first SIGTERM/SIGINT pressed its power
+    /// button; then (or at a second signal) it is killed.
+    #[arg(long, default_value_t = 10.0)]
+    stop_grace_secs: f64,
     /// Seccomp filter once the VM runs: `enforce` (kill on anything else), `log`, `off`.
     #[arg(long, value_enum, default_value_t = SeccompLevel::Enforce)]
     seccomp: SeccompLevel,
-    /// A virtio-blk disk: a raw image, `PATH` or `PATH,ro`. Repeat for more (vda, vdb, …).
+    /// A virtio-blk disk. Repeat for more (vda, vdb, …). `PATH`: a raw image, read-write
+    /// (a qube's private volume); `PATH,ro`: read-only; `TEMPLATE,cow=OVERLAY`: the template
+    /// read-only under a copy-on-write overlay file (made when missing, kept across runs);
+    /// `TEMPLATE,disposable=DIR`: the same with an unnamed overlay in DIR that vanishes
+    /// with the VMM.
     #[arg(long = "disk", value_parser = parse_disk)]
     disks: Vec<DiskConfig>,
 }
 
+/// `--disk PATH[,ro|,rw|,cow=OVERLAY|,disposable=DIR]`.
 fn parse_disk(s: &str) -> Result<DiskConfig, String> {
-    let (path, read_only) = match s.rsplit_once(',') {
-        Some((p, "ro")) => (p, true),
-        Some((p, "rw")) => (p, false),
-        Some((_, other)) => return Err(format!("unknown disk option {other:?} (ro or rw)")),
-        None => (s, false),
-    };
+    let mut parts = s.split(',');
+    let path = parts.next().unwrap_or_default();
     if path.is_empty() {
         return Err("empty disk path".into());
     }
-    Ok(DiskConfig {
+    let mut disk = DiskConfig {
         path: PathBuf::from(path),
-        read_only,
-    })
+        read_only: false,
+        overlay: None,
+    };
+    for option in parts {
+        let overlay = match option.split_once('=') {
+            None if option == "ro" => {
+                disk.read_only = true;
+                None
+            }
+            None if option == "rw" => None,
+            Some(("cow", p)) if !p.is_empty() => Some(OverlayKind::Persistent(PathBuf::from(p))),
+            Some(("disposable", d)) if !d.is_empty() => {
+                Some(OverlayKind::Disposable(PathBuf::from(d)))
+            }
+            _ => {
+                return Err(format!(
+                    "unknown disk option {option:?} (ro, rw, cow=OVERLAY or disposable=DIR)"
+                ));
+            }
+        };
+        if overlay.is_some() {
+            if disk.overlay.is_some() {
+                return Err("one overlay per disk (cow= or disposable=)".into());
+            }
+            disk.overlay = overlay;
+        }
+    }
+    if disk.read_only && disk.overlay.is_some() {
+        return Err(
+            "a disk with an overlay is writable (the template is never written): drop ro".into(),
+        );
+    }
+    Ok(disk)
 }
 
 fn exit_code(exit: &VmExit) -> u8 {
@@ -184,13 +225,21 @@ fn run(args: Args, started: Instant) -> anyhow::Result<u8> {
         timeout,
         disks: args.disks,
         seccomp: args.seccomp,
+        acpi: !args.no_acpi,
+        stop_grace: Duration::try_from_secs_f64(args.stop_grace_secs)
+            .context("--stop-grace-secs must be a positive number of seconds")?,
     };
     vm::install_termination_handlers().context("cannot install signal handlers")?;
     let mut selftest = None;
+    // Held open for the VM's whole life: the compositor takes its closing (this process
+    // ending) as the qube's agent being gone.
+    let mut _gui_socket = None;
     let gui = if let Some(path) = &args.gui_socket {
         let socket = UnixStream::connect(path)
             .with_context(|| format!("cannot connect to the GUI socket {}", path.display()))?;
-        Some(receive_handoff(&socket).context("cannot receive the GUI channel")?)
+        let handoff = receive_handoff(&socket).context("cannot receive the GUI channel")?;
+        _gui_socket = Some(socket);
+        Some(handoff)
     } else if args.gui_selftest {
         let (handoff, echo) = GuiSelftest::start()?;
         selftest = Some(echo);
@@ -207,4 +256,42 @@ fn run(args: Args, started: Instant) -> anyhow::Result<u8> {
     }
     println!("BULKHEAD-RESULT {}", serde_json::to_string(&report)?);
     Ok(exit_code(&report.exit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_options_parse() {
+        let d = parse_disk("/a.img").unwrap();
+        assert_eq!((d.read_only, d.overlay), (false, None));
+        assert!(parse_disk("/a.img,ro").unwrap().read_only);
+        assert_eq!(
+            parse_disk("/t.img,cow=/q/root.cow").unwrap().overlay,
+            Some(OverlayKind::Persistent(PathBuf::from("/q/root.cow")))
+        );
+        assert_eq!(
+            parse_disk("/t.img,disposable=/run/q").unwrap().overlay,
+            Some(OverlayKind::Disposable(PathBuf::from("/run/q")))
+        );
+        for bad in [
+            "",
+            ",ro",
+            "/a.img,xx",
+            "/a.img,cow=",
+            "/a.img,cow=/x,disposable=/y",
+            "/a.img,ro,cow=/x",
+        ] {
+            assert!(parse_disk(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exit_codes_are_stable() {
+        assert_eq!(exit_code(&VmExit::Shutdown), 0);
+        assert_eq!(exit_code(&VmExit::Reset), 3);
+        assert_eq!(exit_code(&VmExit::Killed), 5);
+        assert_eq!(exit_code(&VmExit::Timeout), 6);
+    }
 }

@@ -2,6 +2,7 @@
 //! (setup header, command line, e820 map), the MP table, a GDT and identity page tables, so
 //! the boot vCPU can start in 64-bit mode at the kernel's 64-bit entry point.
 
+pub mod acpi;
 pub mod mptable;
 
 use std::fs::File;
@@ -66,6 +67,9 @@ pub enum BootError {
     /// Writing the command line into guest memory failed.
     #[error("cannot write the command line")]
     WriteCmdline(#[source] linux_loader::loader::Error),
+    /// The ACPI tables could not be written.
+    #[error(transparent)]
+    Acpi(#[from] acpi::AcpiError),
     /// The MP table could not be built.
     #[error("cannot build the MP table")]
     MpTable(#[from] mptable::MpTableError),
@@ -114,6 +118,8 @@ pub struct BootSpec<'a> {
     pub mem_size: u64,
     /// PCI INTx routes for the MP table.
     pub pci_irqs: &'a [mptable::PciIrq],
+    /// Write the ACPI tables ([`acpi`]: power-off and the power button).
+    pub acpi: bool,
 }
 
 /// A code, data or TSS segment, both as a GDT entry and as KVM's segment register state.
@@ -228,6 +234,12 @@ pub fn e820_map(mem_size: u64) -> Vec<boot_e820_entry> {
     let mut map = vec![
         entry(0, EBDA_START.0, E820_RAM),
         entry(EBDA_START.0, 0xa_0000 - EBDA_START.0, E820_RESERVED),
+        // The ACPI tables (when written) in the BIOS area.
+        entry(
+            acpi::ACPI_START,
+            acpi::ACPI_END - acpi::ACPI_START,
+            E820_RESERVED,
+        ),
     ];
     for (start, len) in memory::ram_ranges(mem_size) {
         if start.0 == 0 {
@@ -327,6 +339,9 @@ pub fn load(mem: &GuestMemoryMmap, spec: &BootSpec<'_>) -> Result<KernelEntry, B
         params.0.hdr.ramdisk_size = u32::try_from(size).unwrap_or(0);
     }
 
+    if spec.acpi {
+        params.0.acpi_rsdp_addr = acpi::setup(mem, spec.vcpus)?;
+    }
     let map = e820_map(spec.mem_size);
     for (slot, entry) in params.0.e820_table.iter_mut().zip(map.iter()) {
         *slot = *entry;
@@ -408,6 +423,7 @@ mod tests {
             vcpus: 1,
             mem_size: 32 << 20,
             pci_irqs: &[],
+            acpi: true,
         };
         let err = load(&mem, &spec).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/bzImage"));

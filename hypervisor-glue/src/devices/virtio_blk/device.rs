@@ -1,5 +1,6 @@
-//! The block backend: requests (virtio 1.2, section 5.2.6) served from a raw file with
-//! positioned reads and writes. Every request is checked against the disk's size before the
+//! The block backend: requests (virtio 1.2, section 5.2.6) served from a raw file, or a
+//! read-only template with a copy-on-write overlay ([`super::cow`]), with positioned reads
+//! and writes. Every request is checked against the disk's size before the
 //! file is touched; a bad request gets `VIRTIO_BLK_S_IOERR`, never a panic. Data moves in
 //! bounded chunks, so a hostile descriptor chain cannot make the VMM allocate much.
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
 
+use super::cow::{CowError, CowImage, OverlayKind};
 use crate::devices::virtio::{VIRTIO_F_VERSION_1, VirtioBackend};
 
 /// Bytes per sector.
@@ -52,12 +54,60 @@ pub enum BlockError {
         /// Its size.
         size: u64,
     },
+    /// The template or its overlay is unusable.
+    #[error(transparent)]
+    Cow(#[from] CowError),
 }
 
-/// A raw-file disk.
+/// Where a disk's bytes are.
+#[derive(Debug)]
+enum Image {
+    /// A raw file, read and written in place.
+    Raw(File),
+    /// A template with a copy-on-write overlay.
+    Cow(CowImage),
+}
+
+impl Image {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
+        match self {
+            Image::Raw(f) => f.read_exact_at(buf, pos),
+            Image::Cow(c) => c.read_at(buf, pos),
+        }
+    }
+
+    fn write_at(&mut self, buf: &[u8], pos: u64) -> std::io::Result<()> {
+        match self {
+            Image::Raw(f) => f.write_all_at(buf, pos),
+            Image::Cow(c) => c.write_at(buf, pos),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Image::Raw(f) => f.sync_data(),
+            Image::Cow(c) => c.flush(),
+        }
+    }
+}
+
+/// Up to 20 bytes of the image's file name: the disk's serial (`GET_ID`).
+fn disk_id(path: &Path) -> [u8; ID_LEN] {
+    let mut id = [0u8; ID_LEN];
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for (d, s) in id.iter_mut().zip(name.bytes()) {
+        *d = s;
+    }
+    id
+}
+
+/// A virtio-blk disk.
 #[derive(Debug)]
 pub struct Block {
-    file: File,
+    image: Image,
     size: u64,
     read_only: bool,
     id: [u8; ID_LEN],
@@ -84,19 +134,32 @@ impl Block {
                 size,
             });
         }
-        let mut id = [0u8; ID_LEN];
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        for (d, s) in id.iter_mut().zip(name.bytes()) {
-            *d = s;
-        }
         Ok(Self {
-            file,
+            image: Image::Raw(file),
             size,
             read_only,
-            id,
+            id: disk_id(path),
+            requests: 0,
+            errors: 0,
+        })
+    }
+
+    /// Opens `template` read-only under a copy-on-write overlay: the guest may write, the
+    /// template never changes.
+    pub fn open_cow(template: &Path, overlay: &OverlayKind) -> Result<Self, BlockError> {
+        let image = CowImage::open(template, overlay)?;
+        let size = image.size();
+        if size % SECTOR_SIZE != 0 {
+            return Err(BlockError::Size {
+                path: template.display().to_string(),
+                size,
+            });
+        }
+        Ok(Self {
+            image: Image::Cow(image),
+            size,
+            read_only: false,
+            id: disk_id(template),
             requests: 0,
             errors: 0,
         })
@@ -138,7 +201,7 @@ impl Block {
                 let mut left = data_len;
                 while left > 0 {
                     let n = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
-                    if self.file.read_exact_at(&mut buf[..n], pos).is_err()
+                    if self.image.read_at(&mut buf[..n], pos).is_err()
                         || data.write_all(&buf[..n]).is_err()
                     {
                         return (S_IOERR, data_len - left);
@@ -165,7 +228,7 @@ impl Block {
                     let inside = pos
                         .checked_add(n as u64)
                         .is_some_and(|end| end <= self.size);
-                    if !inside || self.file.write_all_at(&buf[..n], pos).is_err() {
+                    if !inside || self.image.write_at(&buf[..n], pos).is_err() {
                         return (S_IOERR, 0);
                     }
                     pos += n as u64;
@@ -173,7 +236,7 @@ impl Block {
                 (S_OK, 0)
             }
             T_FLUSH => {
-                if self.read_only || self.file.sync_data().is_ok() {
+                if self.read_only || self.image.flush().is_ok() {
                     (S_OK, 0)
                 } else {
                     (S_IOERR, 0)

@@ -1,0 +1,173 @@
+//! VM end-to-end (DESIGN.md, test tier 3): a stock Wayland client inside a real VM shows in
+//! the dom0 compositor through the GUI channel PCI device, with its qube's border.
+//!
+//! Inside the VM test host (`hypervisor-glue/testhost`): the compositor runs headless with
+//! `--qube work:blue`; `bulkhead-vmm --gui-socket` connects to work's socket and boots
+//! Debian's stock kernel with an initramfs holding the guest agent (VM mode: it finds the
+//! PCI device, binds `uio_pci_generic`, maps the BAR) and `weston-simple-shm`. The test host
+//! script (`testhost/gui-e2e.sh`) waits for the window, takes two screenshots and prints
+//! them in base64; this test decodes them into `<target>/test-artifacts/vm-gui/` and checks
+//! the pixels.
+//!
+//! Ignored by default (it needs the test host and takes minutes under QEMU TCG):
+//!
+//! ```text
+//! hypervisor-glue/testhost/build.sh
+//! cargo test -p bulkhead-tests --test vm_gui -- --ignored
+//! ```
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use bulkhead_compositor::control::{Response, WindowInfo};
+use bulkhead_tests::desktop::artifact_dir;
+use bulkhead_tests::screen::{BLUE, Rgb, Screen, check_frame, content_pixel, content_pixels};
+
+const WHITE: Rgb = Rgb::new(0xff, 0xff, 0xff);
+
+fn testhost_run() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hypervisor-glue/testhost/run.sh")
+}
+
+/// Decodes standard base64 (whitespace ignored).
+fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
+    let value = |c: u8| -> Result<u32, String> {
+        Ok(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return Err(format!("not base64: {:?}", char::from(c))),
+        }
+        .into())
+    };
+    let clean: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for chunk in clean.chunks(4) {
+        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
+        if data.len() < 2 {
+            return Err("truncated base64".into());
+        }
+        let mut acc = 0u32;
+        for &c in &data {
+            acc = acc << 6 | value(c)?;
+        }
+        acc <<= 6 * (4 - data.len());
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..data.len()]);
+    }
+    Ok(out)
+}
+
+/// The text between `begin` and `end` marker lines, each occurrence.
+fn sections<'a>(text: &'a str, begin: &str, end: &str) -> Vec<&'a str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(begin) {
+        let after = &rest[start + begin.len()..];
+        let Some(stop) = after.find(end) else { break };
+        found.push(&after[..stop]);
+        rest = &after[stop + end.len()..];
+    }
+    found
+}
+
+fn windows_of(text: &str) -> Vec<WindowInfo> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("BULKHEAD-WINDOWS "))
+        .unwrap_or_else(|| panic!("no window list:\n{text}"));
+    let response: Response = serde_json::from_str(line).expect("a control-socket response");
+    response.windows.expect("windows in the response")
+}
+
+#[test]
+#[ignore = "needs the VM test host: hypervisor-glue/testhost/build.sh, then --ignored"]
+fn simple_shm_in_a_vm_shows_in_the_compositor_with_the_blue_border() {
+    let cache = std::env::var("BULKHEAD_CACHE").unwrap_or_else(|_| "/work/vmm-cache".into());
+    assert!(
+        PathBuf::from(&cache).join("out/testhost.cpio").exists(),
+        "the test host is not built: run hypervisor-glue/testhost/build.sh"
+    );
+    let out = Command::new(testhost_run())
+        .args([
+            "--smp",
+            "2",
+            "--timeout",
+            "1800",
+            "--",
+            "bulkhead-gui-e2e 900",
+        ])
+        .output()
+        .expect("run.sh starts");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let dir = artifact_dir("vm-gui");
+    std::fs::write(dir.join("testhost.log"), &text).expect("log written");
+    assert!(
+        text.contains("BULKHEAD-E2E window=yes"),
+        "no window from the VM reached the compositor:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The guest agent found the device by itself and said how it unmasks interrupts.
+    assert!(text.contains("GUI channel PCI device mapped"), "{text}");
+
+    let windows = windows_of(&text);
+    let shm = windows
+        .iter()
+        .find(|w| w.app_id == "org.freedesktop.weston.simple-shm")
+        .unwrap_or_else(|| panic!("no simple-shm window in {windows:#?}"));
+    assert_eq!((shm.qube.as_str(), shm.label.as_str()), ("work", "blue"));
+    assert_eq!((shm.geometry.w, shm.geometry.h), (250, 250));
+
+    let pngs = sections(&text, "BULKHEAD-PNG-BEGIN", "BULKHEAD-PNG-END");
+    assert_eq!(pngs.len(), 2, "two screenshots expected:\n{text}");
+    let mut screens = Vec::new();
+    for (i, png) in pngs.iter().enumerate() {
+        let path = dir.join(format!("vm-simple-shm-{i}.png"));
+        std::fs::write(&path, base64_decode(png).expect("base64")).expect("png written");
+        screens.push(Screen::load(&path).expect("a PNG"));
+    }
+
+    // dom0's frame in the qube's colour, drawn around the guest's pixels.
+    let check = check_frame(&screens[0], &windows, shm.id, BLUE).expect("blue frame");
+    assert!(check.border_pixels > 500, "{check:?}");
+
+    // simple-shm's own pixels, from inside the VM: a white margin around a pattern.
+    for corner in [(2, 2), (247, 2), (2, 247), (247, 247), (10, 125)] {
+        let p = content_pixel(&screens[0], &windows, shm.id, corner).expect("pixel");
+        assert_eq!(p, Some(WHITE), "margin at {corner:?}");
+    }
+    let row: HashSet<Rgb> = (20..230)
+        .filter_map(|x| content_pixel(&screens[0], &windows, shm.id, (x, 125)).ok()?)
+        .collect();
+    assert!(row.len() >= 10, "the pattern has {} colours", row.len());
+
+    // It animates: frames keep crossing the VM boundary.
+    let first = content_pixels(&screens[0], &windows, shm.id).expect("pixels");
+    let later = content_pixels(&screens[1], &windows, shm.id).expect("pixels");
+    let changed = later.iter().zip(&first).filter(|(a, b)| a.2 != b.2).count();
+    assert!(
+        changed > 1000,
+        "only {changed} pixels changed between frames"
+    );
+
+    // The host's orderly stop (SIGTERM → ACPI power button) ended the VM by the guest's own
+    // power-off: `shutdown`, exit status 0.
+    assert!(
+        text.contains(r#"BULKHEAD-RESULT {"exit":{"kind":"shutdown"}"#),
+        "{text}"
+    );
+    assert!(text.contains("BULKHEAD-E2E vmm-rc=0"), "{text}");
+}
+
+#[test]
+fn base64_round_trip() {
+    assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+    assert_eq!(base64_decode("aGVs\nbG8h").unwrap(), b"hello!");
+    assert_eq!(base64_decode("aA==").unwrap(), b"h");
+    assert!(base64_decode("a*==").is_err());
+    assert!(base64_decode("aGVsb").is_err());
+}

@@ -195,7 +195,7 @@ pub struct QubeInfo {
     pub label: String,
     /// How many windows it has.
     pub windows: usize,
-    /// Whether its agent is connected now.
+    /// Whether its agent is connected now (and has said hello).
     #[serde(default)]
     pub connected: bool,
 }
@@ -331,7 +331,7 @@ pub fn list_qubes(desktop: &Desktop, links: &crate::qube::QubeLinks) -> Vec<Qube
             name: q.name.to_string(),
             label: q.label.to_string(),
             windows: q.window_count(),
-            connected: links.is_connected(id),
+            connected: links.is_ready(id),
         })
         .collect()
 }

@@ -188,6 +188,11 @@ impl Connection {
         self.capabilities
     }
 
+    /// Whether the handshake is done (the agent's `Hello` was answered).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.phase, Phase::Ready(_))
+    }
+
     /// A connection for `qube` over `endpoint` (dom0's side of the region).
     pub fn new(qube: QubeId, endpoint: Endpoint) -> Connection {
         Connection {

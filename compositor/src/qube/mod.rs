@@ -152,9 +152,18 @@ impl QubeLinks {
         }
     }
 
-    /// What `qube`'s connection agreed to in its handshake (`None`: not connected).
+    /// What `qube`'s connection agreed to in its handshake (`None`: not connected, or the
+    /// handshake is not done yet).
     pub fn capabilities(&self, qube: QubeId) -> Option<bulkhead_protocol::Capabilities> {
-        self.links.get(&qube).map(|l| l.connection.capabilities())
+        self.links
+            .get(&qube)
+            .filter(|l| l.connection.is_ready())
+            .map(|l| l.connection.capabilities())
+    }
+
+    /// Whether `qube`'s agent is connected and its handshake done.
+    pub fn is_ready(&self, qube: QubeId) -> bool {
+        self.links.get(&qube).is_some_and(|l| l.connection.is_ready())
     }
 
     /// The event loop the qubes are served on (none before [`QubeLinks::listen`]).

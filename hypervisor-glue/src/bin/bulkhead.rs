@@ -192,8 +192,7 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     let control_socket = cli
         .control_socket
         .clone()
-        .or_else(dom0::default_control_socket)
-        .ok_or("no compositor socket: set XDG_RUNTIME_DIR or pass --control-socket")?;
+        .or_else(dom0::default_control_socket);
     Ok(Settings {
         state_dir,
         control_socket,

@@ -26,6 +26,9 @@ pub enum Dom0Error {
         #[source]
         source: std::io::Error,
     },
+    /// No socket path was given and none could be found.
+    #[error("no compositor socket: set XDG_RUNTIME_DIR or pass --control-socket")]
+    NoSocket,
     /// The compositor refused the request.
     #[error("the compositor refused: {0}")]
     Refused(String),
@@ -62,7 +65,7 @@ struct Answer {
 /// A client of the compositor's control socket.
 #[derive(Debug, Clone)]
 pub struct Dom0 {
-    control: PathBuf,
+    control: Option<PathBuf>,
 }
 
 /// `$XDG_RUNTIME_DIR/bulkhead/control.sock`, where the compositor listens by default.
@@ -73,22 +76,24 @@ pub fn default_control_socket() -> Option<PathBuf> {
 }
 
 impl Dom0 {
-    /// A client of the compositor listening on `control`.
-    pub fn new(control: PathBuf) -> Dom0 {
+    /// A client of the compositor listening on `control` (`None`: every request fails with
+    /// [`Dom0Error::NoSocket`]; commands that need no compositor still work).
+    pub fn new(control: Option<PathBuf>) -> Dom0 {
         Dom0 { control }
     }
 
     /// The control socket's path.
-    pub fn control(&self) -> &Path {
-        &self.control
+    pub fn control(&self) -> Option<&Path> {
+        self.control.as_deref()
     }
 
     fn request(&self, request: &serde_json::Value) -> Result<Answer, Dom0Error> {
+        let control = self.control.as_ref().ok_or(Dom0Error::NoSocket)?;
         let unreachable = |source| Dom0Error::Unreachable {
-            path: self.control.clone(),
+            path: control.clone(),
             source,
         };
-        let mut stream = UnixStream::connect(&self.control).map_err(unreachable)?;
+        let mut stream = UnixStream::connect(control).map_err(unreachable)?;
         stream
             .set_read_timeout(Some(ANSWER_TIMEOUT))
             .and_then(|()| stream.set_write_timeout(Some(ANSWER_TIMEOUT)))

@@ -233,8 +233,9 @@ fn known_list(what: &str, known: &[String]) -> String {
 pub struct Settings {
     /// The state directory.
     pub state_dir: PathBuf,
-    /// The compositor's control socket.
-    pub control_socket: PathBuf,
+    /// The compositor's control socket (`None`: unknown; commands that need the
+    /// compositor say so).
+    pub control_socket: Option<PathBuf>,
     /// VMs (the real thing) or host agents (development and tests, isolates nothing).
     pub mode: Mode,
     /// The `bulkhead-vmm` binary.

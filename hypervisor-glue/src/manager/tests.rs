@@ -117,7 +117,7 @@ fn fixture_mode(script: &str, mode: Mode) -> Fixture {
     std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let manager = Manager::new(Settings {
         state_dir: dir.path().join("state"),
-        control_socket: control,
+        control_socket: Some(control),
         mode,
         vmm: dir.path().join("no-vmm"),
         agent,

@@ -435,6 +435,8 @@ fn stop_kills_a_qube_that_ignores_sigterm() {
 #[test]
 fn a_start_that_fails_undoes_itself() {
     let mut f = fixture("echo 'cannot map the GUI channel' >&2; exit 3");
+    // The stand-in compositor would call any qube connected at once: not this one.
+    f.dom0.connect.store(false, Ordering::Release);
     f.manager.create(&request("work")).unwrap();
     let err = f.manager.start("work", WAIT).unwrap_err().to_string();
     assert!(
@@ -468,6 +470,16 @@ fn a_start_that_fails_undoes_itself() {
         "{err}"
     );
     assert!(!f.dir.path().join("state/qubes/work/running.json").exists());
+
+    // No socket known at all (no XDG_RUNTIME_DIR, no --control-socket).
+    let mut f = fixture(SLEEPER);
+    f.manager.dom0 = Dom0::new(None);
+    f.manager.create(&request("work")).unwrap();
+    let err = f.manager.start("work", WAIT).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "no compositor socket: set XDG_RUNTIME_DIR or pass --control-socket"
+    );
 
     // A missing binary.
     let mut f = fixture(SLEEPER);

@@ -24,9 +24,11 @@ pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 /// What debootstrap installs beyond `minbase`.
 const BASE_PACKAGES: &str = "systemd,systemd-sysv,udev,dbus,kmod,e2fsprogs,ca-certificates";
 /// What is installed in the chroot with apt: Debian's kernel (the template boots its own),
-/// the demo apps and a font for them.
+/// `libpam-systemd` (without it the user's systemd manager, which runs the agent, fails to
+/// start), the demo apps and a font for them.
 const APT_PACKAGES: &[&str] = &[
     "linux-image-amd64",
+    "libpam-systemd",
     "foot",
     "weston",
     "wl-clipboard",

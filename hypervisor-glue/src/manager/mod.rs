@@ -753,7 +753,7 @@ impl Manager {
         }
         if group {
             // What the agent started, if it outlived it.
-            p.signal(libc::SIGKILL, true);
+            p.kill_group();
         }
         self.cleanup_stopped(config)
     }

@@ -58,6 +58,17 @@ impl ProcessRecord {
         }
     }
 
+    /// Sends SIGKILL to the process group even when its leader is gone (what it started may
+    /// outlive it). A process group id is not handed out again while any member lives.
+    pub fn kill_group(&self) {
+        if let Ok(pid) = libc::pid_t::try_from(self.pid) {
+            // SAFETY: kill(2) has no memory effects; an empty group gives ESRCH.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+
     /// Waits until the process is gone; `false` if it still runs after `timeout`.
     /// `child`, when this process started it, is reaped on the way.
     pub fn wait_gone(&self, timeout: Duration, mut child: Option<&mut Child>) -> bool {

@@ -608,3 +608,25 @@ fn vmm_arguments() {
         ]
     );
 }
+
+#[test]
+fn stopping_a_host_qube_ends_what_its_agent_started() {
+    // The "agent" starts a program that ignores SIGTERM, as an app might.
+    let mut f =
+        fixture("sh -c 'trap \"\" TERM; exec sleep 600' & echo $! > \"$0.child\"; exec sleep 600");
+    f.manager.create(&request("work")).unwrap();
+    f.manager.start("work", WAIT).unwrap();
+    let marker = f.dir.path().join("agent.sh.child");
+    let end = Instant::now() + WAIT;
+    while !marker.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&marker).unwrap();
+    let child = process::ProcessRecord::of(text.trim().parse().unwrap()).unwrap();
+    assert!(child.is_alive());
+    f.manager.stop("work", WAIT).unwrap();
+    assert!(
+        child.wait_gone(WAIT, None),
+        "the agent's program outlived the qube"
+    );
+}

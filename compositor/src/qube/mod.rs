@@ -163,7 +163,9 @@ impl QubeLinks {
 
     /// Whether `qube`'s agent is connected and its handshake done.
     pub fn is_ready(&self, qube: QubeId) -> bool {
-        self.links.get(&qube).is_some_and(|l| l.connection.is_ready())
+        self.links
+            .get(&qube)
+            .is_some_and(|l| l.connection.is_ready())
     }
 
     /// The event loop the qubes are served on (none before [`QubeLinks::listen`]).

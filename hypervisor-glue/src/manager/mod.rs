@@ -22,7 +22,9 @@
 //! the VMM with `--gui-socket` set to the socket the compositor opened for that qube.
 
 pub mod build;
+mod disposable;
 pub mod dom0;
+mod error;
 pub mod process;
 pub mod qube;
 pub mod store;
@@ -31,12 +33,10 @@ pub mod template;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bulkhead_border_theme::{QubeNameError, UnknownLabel};
-
 use self::dom0::{Dom0, Dom0Error};
+pub use self::error::ManagerError;
 use self::qube::{Mode, QubeConfig, Running};
 use self::store::{Lock, StoreError};
 use self::template::Template;
@@ -46,187 +46,6 @@ pub const QUBE_CMDLINE: &str = "console=ttyS0 root=/dev/vda rw reboot=k panic=-1
 
 /// How long a command waits for another one that holds the state lock.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// Why a command failed. Every message says what to do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum ManagerError {
-    /// Not a valid qube or template name.
-    #[error("invalid name {name:?}: {reason}")]
-    InvalidName {
-        /// The name given.
-        name: String,
-        /// The rule it breaks.
-        reason: QubeNameError,
-    },
-    /// A name the manager keeps for itself.
-    #[error(
-        "{0:?} is reserved (dom0 is the compositor's own, dispN are disposable qubes): choose another name"
-    )]
-    ReservedName(String),
-    /// Not a label.
-    #[error("{0}")]
-    InvalidLabel(UnknownLabel),
-    /// A number outside its range.
-    #[error("{what} {value} is out of range {min}..={max}")]
-    OutOfRange {
-        /// What it is.
-        what: &'static str,
-        /// The value given.
-        value: u64,
-        /// Smallest allowed.
-        min: u64,
-        /// Largest allowed.
-        max: u64,
-    },
-    /// The name is taken.
-    #[error(
-        "a qube named {0} exists already: choose another name, or remove it first with `bulkhead qube remove {0}`"
-    )]
-    NameTaken(String),
-    /// No such qube.
-    #[error(
-        "no qube named {name} ({}); create it with `bulkhead qube create {name} --label LABEL`",
-        known_list("qubes", known)
-    )]
-    UnknownQube {
-        /// The name given.
-        name: String,
-        /// The qubes there are.
-        known: Vec<String>,
-    },
-    /// No such template.
-    #[error(
-        "no template named {name} ({}); build it with `bulkhead template build {name}` (as root)",
-        known_list("templates", known)
-    )]
-    UnknownTemplate {
-        /// The name given.
-        name: String,
-        /// The templates there are.
-        known: Vec<String>,
-    },
-    /// A template with a file missing.
-    #[error(
-        "template {name} has no {missing}: rebuild it with `bulkhead template build {name} --replace`"
-    )]
-    IncompleteTemplate {
-        /// The template.
-        name: String,
-        /// The missing file.
-        missing: &'static str,
-    },
-    /// The qube runs already.
-    #[error("qube {name} is already running (pid {pid}); stop it with `bulkhead qube stop {name}`")]
-    AlreadyRunning {
-        /// The qube.
-        name: String,
-        /// Its VMM's pid.
-        pid: u32,
-    },
-    /// The qube does not run.
-    #[error("qube {0} is not running; start it with `bulkhead qube start {0}`")]
-    NotRunning(String),
-    /// `remove` of a running qube.
-    #[error(
-        "qube {0} is running: stop it first with `bulkhead qube stop {0}` (or `bulkhead qube kill {0}`)"
-    )]
-    StillRunning(String),
-    /// A state file breaks a rule.
-    #[error("{}: {reason}; fix or delete it", path.display())]
-    BadState {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A state file could not be read or written.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The compositor could not be reached or refused.
-    #[error(transparent)]
-    Dom0(#[from] Dom0Error),
-    /// The qube runs, but the compositor does not know it (it was restarted).
-    #[error(
-        "qube {0} runs, but the compositor does not know it (was the compositor restarted?): restart the qube with `bulkhead qube stop {0}`, then try again"
-    )]
-    UnknownToDom0(String),
-    /// A program could not be started.
-    #[error("cannot start {}: {source}; build it (`cargo build -p bulkhead-hypervisor-glue -p bulkhead-guest-agent`) or give its path", program.display())]
-    Spawn {
-        /// The program.
-        program: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The VMM (or host agent) ended before the qube was up.
-    #[error("qube {name} stopped while starting; the end of {}:\n{tail}", log.display())]
-    StartFailed {
-        /// The qube.
-        name: String,
-        /// Its log.
-        log: PathBuf,
-        /// The log's last lines.
-        tail: String,
-    },
-    /// The agent did not connect in time.
-    #[error("qube {name}'s agent did not connect to the compositor within {secs} s, so it was stopped again; {} shows how far it got (a slow machine needs a longer --timeout)", log.display())]
-    BootTimeout {
-        /// The qube.
-        name: String,
-        /// The wait.
-        secs: u64,
-        /// The console or agent log.
-        log: PathBuf,
-    },
-    /// The process would not go away.
-    #[error(
-        "qube {name}'s process {pid} is still there after SIGKILL; look at it with `ps -p {pid}`"
-    )]
-    WontDie {
-        /// The qube.
-        name: String,
-        /// Its pid.
-        pid: u32,
-    },
-    /// A command line `run` cannot send.
-    #[error("cannot run that command line: {0}")]
-    BadCommand(String),
-    /// The disposable's program showed no window.
-    #[error(
-        "{program} showed no window within {secs} s in disposable qube {name}, which is gone again"
-    )]
-    NoWindow {
-        /// The program.
-        program: String,
-        /// The qube.
-        name: String,
-        /// The wait.
-        secs: u64,
-    },
-    /// A template name in use.
-    #[error("template {0} exists already: pass --replace to build it anew")]
-    TemplateExists(String),
-    /// Replacing a template qubes run on would corrupt their overlays.
-    #[error("template {name} is used by {}: their copy-on-write layers belong to this build, so it cannot be replaced; remove those qubes first", qubes.join(", "))]
-    TemplateInUse {
-        /// The template.
-        name: String,
-        /// The qubes on it.
-        qubes: Vec<String>,
-    },
-    /// A template build step failed.
-    #[error("{0}")]
-    Build(String),
-}
-
-fn known_list(what: &str, known: &[String]) -> String {
-    if known.is_empty() {
-        format!("there are no {what} yet")
-    } else {
-        format!("{what}: {}", known.join(", "))
-    }
-}
 
 /// How the manager runs.
 #[derive(Debug, Clone)]
@@ -301,12 +120,6 @@ pub struct Manager {
     settings: Settings,
     dom0: Dom0,
     notes: Vec<String>,
-}
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    INTERRUPTED.store(true, Ordering::Release);
 }
 
 impl Manager {
@@ -829,149 +642,6 @@ impl Manager {
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// `run --disposable`: a fresh qube for one program, gone with everything it wrote when
-    /// the program's last window closes, its VM stops, or on Ctrl-C. Blocks until then and
-    /// returns the qube's name.
-    pub fn run_disposable(
-        &mut self,
-        template: &str,
-        label: &str,
-        argv: &[String],
-        timeout: Duration,
-    ) -> Result<String, ManagerError> {
-        check_argv(argv)?;
-        qube::check_label(label)?;
-        for sig in [libc::SIGINT, libc::SIGTERM] {
-            vmm_sys_util::signal::register_signal_handler(sig, on_interrupt)
-                .map_err(|e| ManagerError::Build(format!("cannot catch signal {sig}: {e}")))?;
-        }
-        let (config, running, mut child) = {
-            let _lock = self.lock()?;
-            let name = (1..10_000u32)
-                .map(|n| format!("disp{n}"))
-                .find(|n| !self.qube_dir(n).exists())
-                .ok_or_else(|| {
-                    ManagerError::Build("9999 disposable qubes exist; remove some".into())
-                })?;
-            let config = QubeConfig {
-                name,
-                label: label.to_owned(),
-                template: template.to_owned(),
-                mem_mib: qube::DEFAULT_MEM_MIB,
-                vcpus: qube::DEFAULT_VCPUS,
-                private_mib: 0,
-                disposable: true,
-                created_unix: now_unix(),
-            };
-            config.check()?;
-            if self.settings.mode == Mode::Vm {
-                self.template(&config.template)?;
-            }
-            self.put_in_place(&config)?;
-            match self.launch(&config) {
-                Ok((running, child)) => (config, running, child),
-                Err(e) => {
-                    let _ = self.delete_qube_dir(&config.name);
-                    return Err(e);
-                }
-            }
-        };
-        let name = config.name.clone();
-        let child_ref = &mut child;
-        let result = (|| {
-            // wait_connected consumes the child handle only to reap it; keep ours.
-            self.wait_disposable_connected(&config, &running, child_ref, timeout)?;
-            self.dom0.run(&name, argv)?;
-            self.notes.push(format!(
-                "disposable qube {name} runs {}; it goes when its last window closes (or Ctrl-C)",
-                argv[0]
-            ));
-            self.watch_disposable(&config, &running, child_ref, timeout, &argv[0])
-        })();
-        let _lock = self.lock();
-        if running.process.is_alive() {
-            self.stop_process(&config, &running, Duration::ZERO, Some(&mut child))?;
-        } else if self.qube_dir(&name).exists() {
-            self.cleanup_stopped(&config)?;
-        }
-        result.map(|()| name)
-    }
-
-    fn wait_disposable_connected(
-        &mut self,
-        config: &QubeConfig,
-        running: &Running,
-        child: &mut Child,
-        timeout: Duration,
-    ) -> Result<(), ManagerError> {
-        let end = Instant::now() + timeout;
-        loop {
-            let _ = child.try_wait();
-            if !running.process.is_alive() {
-                let log = self.qube_dir(&config.name).join("vmm.log");
-                return Err(ManagerError::StartFailed {
-                    name: config.name.clone(),
-                    tail: process::log_tail(&log, 12),
-                    log,
-                });
-            }
-            if self.dom0.qube(&config.name)?.is_some_and(|q| q.connected) {
-                return Ok(());
-            }
-            if INTERRUPTED.load(Ordering::Acquire) {
-                return Err(ManagerError::Build("interrupted".into()));
-            }
-            if Instant::now() >= end {
-                return Err(ManagerError::BootTimeout {
-                    name: config.name.clone(),
-                    secs: timeout.as_secs(),
-                    log: self.log_of(config, running.mode),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Until the disposable should go: its windows all closed (after it had one), its
-    /// process ended, the compositor forgot it, or Ctrl-C.
-    fn watch_disposable(
-        &mut self,
-        config: &QubeConfig,
-        running: &Running,
-        child: &mut Child,
-        timeout: Duration,
-        program: &str,
-    ) -> Result<(), ManagerError> {
-        let started = Instant::now();
-        let mut had_window = false;
-        let mut empty_since: Option<Instant> = None;
-        loop {
-            let _ = child.try_wait();
-            if INTERRUPTED.load(Ordering::Acquire) || !running.process.is_alive() {
-                return Ok(());
-            }
-            let Some(q) = self.dom0.qube(&config.name)? else {
-                return Ok(());
-            };
-            if q.windows > 0 {
-                had_window = true;
-                empty_since = None;
-            } else if had_window {
-                let since = *empty_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= Duration::from_secs(1) {
-                    return Ok(());
-                }
-            } else if started.elapsed() >= timeout {
-                return Err(ManagerError::NoWindow {
-                    program: program.to_owned(),
-                    name: config.name.clone(),
-                    secs: timeout.as_secs(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(200));
         }
     }
 }

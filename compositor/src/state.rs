@@ -294,7 +294,7 @@ impl ControlHandler for State {
             },
             Request::Qubes => Response {
                 ok: true,
-                qubes: Some(control::list_qubes(&self.dom0.desktop)),
+                qubes: Some(control::list_qubes(&self.dom0.desktop, &self.qubes)),
                 ..Response::default()
             },
             Request::Screenshot { path } => self.screenshot(&path),
@@ -315,6 +315,9 @@ impl ControlHandler for State {
                 ),
                 ..Response::default()
             },
+            Request::AddQube { name, label } => self.add_qube(&name, &label),
+            Request::RemoveQube { name } => self.remove_qube(&name),
+            Request::Run { qube, argv } => self.run_in_qube(&qube, argv),
             injected => self.inject(injected),
         }
     }

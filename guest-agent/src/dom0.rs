@@ -69,6 +69,10 @@ impl Agent {
             } => self.pointer_axis(window, axis, fixed(value), discrete_120, time_ms),
             Dom0Message::ClipboardRequest { serial } => self.clipboard_request(serial),
             Dom0Message::ClipboardPaste { mime, data } => self.clipboard_paste(mime, data),
+            Dom0Message::Launch { argv } => match self.launcher.launch(&argv) {
+                Ok(pid) => tracing::info!(?argv, pid, "started a program for dom0"),
+                Err(err) => tracing::warn!(?argv, %err, "cannot start a program for dom0"),
+            },
         }
     }
 

@@ -5,7 +5,7 @@
 //! Layout: [`handlers`] has one file per Wayland protocol; [`window`] the window model,
 //! rendering into the arena, double buffering and frame pacing; [`arena`] the page
 //! allocator; [`link`] the connection to dom0 ([`link::DomLink`]); [`dom0`], [`input`] and
-//! [`clipboard`] act on dom0's messages; [`server`] ties them to an event loop.
+//! [`clipboard`] act on dom0's messages, [`launch`] starts the programs dom0 asks for; [`server`] ties them to an event loop.
 //!
 //! Logging: `error!` is a bug in the agent, `warn!` bad input from dom0 or a client,
 //! `info!` lifecycle, `debug!`/`trace!` flow.
@@ -16,6 +16,7 @@ pub mod clipboard;
 pub mod dom0;
 pub mod handlers;
 pub mod input;
+pub mod launch;
 pub mod link;
 pub mod server;
 pub mod state;

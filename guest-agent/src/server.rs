@@ -86,7 +86,7 @@ impl Server {
         let mut display: Display<Agent> = Display::new()?;
         let renderer = PixmanRenderer::new()?;
         let (replies, clipboard_replies) = channel::channel();
-        let agent = Agent::new(
+        let mut agent = Agent::new(
             display.handle(),
             link,
             renderer,
@@ -104,6 +104,7 @@ impl Server {
             .map_err(|err| ServerError::Source(err.to_string()))?;
 
         let (socket, socket_name) = bind(config)?;
+        agent.launcher = crate::launch::Launcher::new(socket_name.clone());
         let handle = event_loop.handle();
         handle
             .insert_source(

@@ -81,6 +81,8 @@ pub struct Agent {
     pub dom0_capabilities: Capabilities,
     /// Frame callbacks of commits that changed nothing, sent by a short timer.
     pub idle: IdleCallbacks,
+    /// Starts the programs dom0 asks for.
+    pub launcher: crate::launch::Launcher,
     /// The event loop and the agent's life.
     pub runtime: Runtime,
 }
@@ -169,6 +171,7 @@ impl Agent {
             clipboard,
             dom0_capabilities,
             idle: IdleCallbacks::default(),
+            launcher: crate::launch::Launcher::default(),
             runtime: Runtime {
                 handle: loop_handle,
                 signal: loop_signal,

@@ -1,5 +1,6 @@
 //! The bundled KVM VMM that boots each qube (one process per qube) and exposes the GUI
-//! shared memory to it as a PCI device, plus (later) the qube manager.
+//! shared memory to it as a PCI device, and the qube manager ([`manager`], the `bulkhead`
+//! CLI).
 //!
 //! Layout, in the manner of Firecracker and cloud-hypervisor: [`kvm`] opens and checks
 //! `/dev/kvm`, [`memory`] owns guest RAM and the guest-physical map, [`boot`] loads the kernel
@@ -10,6 +11,7 @@
 pub mod boot;
 pub mod devices;
 pub mod kvm;
+pub mod manager;
 pub mod memory;
 pub mod metrics;
 pub mod pci;

@@ -5,9 +5,9 @@ use crate::error::{DecodeError, EncodeError, MalformedReason};
 use crate::header::{self, Direction, Header, Spec, WindowRule, limit_u32};
 use crate::limits::{
     MAX_AXIS_DISCRETE_120, MAX_AXIS_VALUE, MAX_BUTTON, MAX_CLIPBOARD_BYTES, MAX_KEYCODE,
-    MAX_KEYMAP_BYTES, MAX_MIME_BYTES, MAX_POINTER_X, MAX_POINTER_Y, MAX_WINDOW_HEIGHT,
-    MAX_WINDOW_WIDTH, MIN_BUTTON, check_clipboard, check_keymap, check_mime, check_range,
-    check_symmetric,
+    MAX_KEYMAP_BYTES, MAX_LAUNCH_ARG_BYTES, MAX_LAUNCH_ARGS, MAX_MIME_BYTES, MAX_POINTER_X,
+    MAX_POINTER_Y, MAX_WINDOW_HEIGHT, MAX_WINDOW_WIDTH, MIN_BUTTON, check_argv, check_clipboard,
+    check_keymap, check_mime, check_range, check_symmetric,
 };
 use crate::msg_type::*;
 use crate::text;
@@ -20,6 +20,8 @@ use crate::wire::{Reader, Writer};
 const KEYMAP_MAX_LEN: u32 = limit_u32(4 + MAX_KEYMAP_BYTES);
 /// MIME type, data.
 const CLIPBOARD_PASTE_MAX_LEN: u32 = limit_u32(2 + MAX_MIME_BYTES + 4 + MAX_CLIPBOARD_BYTES);
+/// Count, then each argument as a string.
+const LAUNCH_MAX_LEN: u32 = limit_u32(4 + MAX_LAUNCH_ARGS * (2 + MAX_LAUNCH_ARG_BYTES));
 
 /// Framing rules per dom0 → agent type; `None` for types this direction may not send.
 pub(crate) fn spec(ty: u16) -> Option<Spec> {
@@ -39,6 +41,7 @@ pub(crate) fn spec(ty: u16) -> Option<Spec> {
         POINTER_AXIS => Spec::fixed(Required, 16),
         CLIPBOARD_REQUEST => Spec::fixed(Absent, 4),
         CLIPBOARD_PASTE => Spec::variable(Absent, CLIPBOARD_PASTE_MAX_LEN),
+        LAUNCH => Spec::variable(Absent, LAUNCH_MAX_LEN),
         _ => return None,
     })
 }
@@ -186,6 +189,15 @@ pub enum Dom0Message {
         /// At most [`MAX_CLIPBOARD_BYTES`].
         data: Vec<u8>,
     },
+    /// The user asked dom0 to start a program in this qube (`bulkhead run`): the agent runs
+    /// it as its own child with `WAYLAND_DISPLAY` set to its socket. Sent only to an agent
+    /// that offered [`Capabilities::LAUNCH`]. Nothing answers it: the program's windows are
+    /// the answer.
+    Launch {
+        /// The program and its arguments: 1 to [`MAX_LAUNCH_ARGS`], each at most
+        /// [`MAX_LAUNCH_ARG_BYTES`] of UTF-8 without NUL; the program is not empty.
+        argv: Vec<String>,
+    },
 }
 
 impl Dom0Message {
@@ -209,6 +221,7 @@ impl Dom0Message {
             Dom0Message::PointerAxis { .. } => POINTER_AXIS,
             Dom0Message::ClipboardRequest { .. } => CLIPBOARD_REQUEST,
             Dom0Message::ClipboardPaste { .. } => CLIPBOARD_PASTE,
+            Dom0Message::Launch { .. } => LAUNCH,
         }
     }
 
@@ -221,7 +234,8 @@ impl Dom0Message {
             | Dom0Message::Key { .. }
             | Dom0Message::Modifiers { .. }
             | Dom0Message::ClipboardRequest { .. }
-            | Dom0Message::ClipboardPaste { .. } => None,
+            | Dom0Message::ClipboardPaste { .. }
+            | Dom0Message::Launch { .. } => None,
             Dom0Message::Configure { window, .. }
             | Dom0Message::Close { window }
             | Dom0Message::FrameDone { window, .. }
@@ -287,6 +301,7 @@ impl Dom0Message {
                 check_mime(mime)?;
                 check_clipboard(data)
             }
+            Dom0Message::Launch { argv } => check_argv(argv),
         }
     }
 
@@ -393,6 +408,7 @@ impl Dom0Message {
                 text::write_mime(&mut w, mime);
                 text::write_clipboard(&mut w, data);
             }
+            Dom0Message::Launch { argv } => text::write_argv(&mut w, argv),
         }
         header::patch_len(w.out(), start, Direction::Dom0ToAgent, ty)?;
         w.finish()
@@ -486,6 +502,9 @@ impl Dom0Message {
             CLIPBOARD_PASTE => Dom0Message::ClipboardPaste {
                 mime: text::read_mime(r)?,
                 data: text::read_clipboard(r)?,
+            },
+            LAUNCH => Dom0Message::Launch {
+                argv: text::read_argv(r)?,
             },
             _ => return Err(MalformedReason::UnknownType(ty)),
         })

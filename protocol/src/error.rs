@@ -250,6 +250,24 @@ pub enum MalformedReason {
     /// A popup names itself as its parent.
     #[error("popup is its own parent")]
     PopupParentIsSelf,
+    /// A command line without a program (no argument, or an empty first one).
+    #[error("command line has no program")]
+    NoProgram,
+    /// A command line with more than [`MAX_LAUNCH_ARGS`](crate::MAX_LAUNCH_ARGS) arguments.
+    #[error("{count} arguments, maximum is {}", crate::MAX_LAUNCH_ARGS)]
+    TooManyArgs {
+        /// The declared count.
+        count: u32,
+    },
+    /// An argument longer than [`MAX_LAUNCH_ARG_BYTES`](crate::MAX_LAUNCH_ARG_BYTES).
+    #[error("argument is {len} bytes, maximum is {}", crate::MAX_LAUNCH_ARG_BYTES)]
+    ArgTooLong {
+        /// The declared length.
+        len: usize,
+    },
+    /// An argument contains a NUL byte (it could not be passed to `execve`).
+    #[error("argument contains a NUL byte")]
+    NulInArg,
 }
 
 /// Why [`AgentMessage::encode`](crate::AgentMessage::encode) or

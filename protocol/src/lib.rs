@@ -111,6 +111,8 @@
 //! | [`MAX_AXIS_DISCRETE_120`] | ±30720 | wheel detents × 120 per event | `OutOfRange` |
 //! | [`MAX_KEYCODE`] | 0x2ff | evdev key codes | `OutOfRange` |
 //! | [`MIN_BUTTON`]..=[`MAX_BUTTON`] | 0x100..=0x2ff | evdev button codes | `OutOfRange` |
+//! | [`MAX_LAUNCH_ARGS`] | 64 | arguments of a `Launch` (at least 1, the first not empty) | `TooManyArgs`, `NoProgram` |
+//! | [`MAX_LAUNCH_ARG_BYTES`] | 1024 | each `Launch` argument: UTF-8, no NUL | `ArgTooLong`, `InvalidUtf8`, `NulInArg` |
 //! | [`MAX_WINDOWS_PER_QUBE`] | 4096 | live windows per qube | *not checkable by the decoder*: the compositor counts |
 //!
 //! Cursor shapes come from the fixed [`CursorShape`] set; window states from the bits of
@@ -199,6 +201,7 @@
 //! | `0x8034` | [`PointerAxis`](Dom0Message::PointerAxis) | yes | 16 |
 //! | `0x8040` | [`ClipboardRequest`](Dom0Message::ClipboardRequest) | no | 4 |
 //! | `0x8041` | [`ClipboardPaste`](Dom0Message::ClipboardPaste) | no | ≤ 4194437 |
+//! | `0x8050` | [`Launch`](Dom0Message::Launch) | no | ≤ 65668 |
 //!
 //! Payload layouts:
 //!
@@ -226,6 +229,12 @@
 //!   not a window. Sent only on the user's copy gesture in one of the qube's windows.
 //! - **ClipboardPaste**: 0 string MIME type, then blob data. Window id 0; the agent makes
 //!   it the qube's selection. Sent only on the user's paste gesture.
+//! - **Launch**: list of strings: `u32` count (1..=[`MAX_LAUNCH_ARGS`]), then each argument
+//!   as a string (at most [`MAX_LAUNCH_ARG_BYTES`], UTF-8, no NUL); the first, the program,
+//!   is not empty. Window id 0. Sent only when the user runs a program in the qube from dom0
+//!   (`bulkhead run`) and only to an agent that offered [`Capabilities::LAUNCH`]; the agent
+//!   starts it with `WAYLAND_DISPLAY` set to its own socket. The direction is the trusted
+//!   one: no agent message makes dom0 run anything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

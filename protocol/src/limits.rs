@@ -73,6 +73,11 @@ pub const MAX_SCALE_120: u32 = 960;
 /// Largest output refresh rate in mHz (1 000 000 = 1000 Hz); 0 means unknown.
 pub const MAX_REFRESH_MHZ: u32 = 1_000_000;
 
+/// Most arguments (program included) in one `Launch` (64).
+pub const MAX_LAUNCH_ARGS: usize = 64;
+/// Longest argument of a `Launch`, in bytes of UTF-8 (1024). No NUL.
+pub const MAX_LAUNCH_ARG_BYTES: usize = 1024;
+
 /// `value` must lie in `min..=max`.
 pub(crate) fn check_range(
     field: &'static str,
@@ -154,6 +159,31 @@ pub(crate) fn check_keymap(text: &str) -> Result<(), MalformedReason> {
     }
     if text.as_bytes().contains(&0) {
         return Err(MalformedReason::NulInKeymap);
+    }
+    Ok(())
+}
+
+/// A command line: 1 to [`MAX_LAUNCH_ARGS`] arguments, each at most
+/// [`MAX_LAUNCH_ARG_BYTES`] without NUL, the program (the first) not empty.
+pub(crate) fn check_argv(argv: &[String]) -> Result<(), MalformedReason> {
+    let Some(program) = argv.first() else {
+        return Err(MalformedReason::NoProgram);
+    };
+    if argv.len() > MAX_LAUNCH_ARGS {
+        return Err(MalformedReason::TooManyArgs {
+            count: u32::try_from(argv.len()).unwrap_or(u32::MAX),
+        });
+    }
+    if program.is_empty() {
+        return Err(MalformedReason::NoProgram);
+    }
+    for arg in argv {
+        if arg.len() > MAX_LAUNCH_ARG_BYTES {
+            return Err(MalformedReason::ArgTooLong { len: arg.len() });
+        }
+        if arg.as_bytes().contains(&0) {
+            return Err(MalformedReason::NulInArg);
+        }
     }
     Ok(())
 }

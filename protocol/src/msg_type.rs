@@ -73,3 +73,5 @@ pub const POINTER_AXIS: u16 = 0x8034;
 pub const CLIPBOARD_REQUEST: u16 = 0x8040;
 /// [`Dom0Message::ClipboardPaste`](crate::Dom0Message::ClipboardPaste).
 pub const CLIPBOARD_PASTE: u16 = 0x8041;
+/// [`Dom0Message::Launch`](crate::Dom0Message::Launch).
+pub const LAUNCH: u16 = 0x8050;

@@ -4,7 +4,8 @@
 
 use crate::error::MalformedReason;
 use crate::limits::{
-    MAX_APP_ID_BYTES, MAX_CLIPBOARD_BYTES, MAX_KEYMAP_BYTES, MAX_MIME_BYTES, MAX_TITLE_BYTES,
+    MAX_APP_ID_BYTES, MAX_CLIPBOARD_BYTES, MAX_KEYMAP_BYTES, MAX_LAUNCH_ARG_BYTES, MAX_LAUNCH_ARGS,
+    MAX_MIME_BYTES, MAX_TITLE_BYTES,
 };
 use crate::wire::{Reader, Writer};
 
@@ -74,4 +75,37 @@ pub(crate) fn read_clipboard(r: &mut Reader<'_>) -> Result<Vec<u8>, MalformedRea
 
 pub(crate) fn write_clipboard(w: &mut Writer<'_>, data: &[u8]) {
     w.long_bytes(data, MAX_CLIPBOARD_BYTES, clipboard_too_long);
+}
+
+fn arg_too_long(len: usize) -> MalformedReason {
+    MalformedReason::ArgTooLong { len }
+}
+
+fn too_many_args(count: u32) -> MalformedReason {
+    MalformedReason::TooManyArgs { count }
+}
+
+/// A command line: a `u32` count (checked before anything is allocated), then each argument
+/// as a string.
+pub(crate) fn read_argv(r: &mut Reader<'_>) -> Result<Vec<String>, MalformedReason> {
+    let count = r.u32()?;
+    let len = usize::try_from(count).unwrap_or(usize::MAX);
+    if len > MAX_LAUNCH_ARGS {
+        return Err(too_many_args(count));
+    }
+    let mut argv = Vec::with_capacity(len);
+    for _ in 0..len {
+        argv.push(utf8(
+            r.short_bytes(MAX_LAUNCH_ARG_BYTES, arg_too_long)?,
+            "argument",
+        )?);
+    }
+    Ok(argv)
+}
+
+pub(crate) fn write_argv(w: &mut Writer<'_>, argv: &[String]) {
+    w.count(argv.len(), MAX_LAUNCH_ARGS, too_many_args);
+    for arg in argv {
+        w.short_bytes(arg.as_bytes(), MAX_LAUNCH_ARG_BYTES, arg_too_long);
+    }
 }

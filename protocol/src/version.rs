@@ -62,9 +62,12 @@ impl Capabilities {
     pub const CURSOR_SHAPE: Capabilities = Capabilities(1 << 1);
     /// The agent honours fractional output scales (`scale_120` not a multiple of 120).
     pub const FRACTIONAL_SCALE: Capabilities = Capabilities(1 << 2);
+    /// The agent starts programs dom0 asks for (`Launch`, from `bulkhead run`).
+    pub const LAUNCH: Capabilities = Capabilities(1 << 3);
     /// Every capability this version knows.
-    pub const KNOWN: Capabilities =
-        Capabilities(Self::CLIPBOARD.0 | Self::CURSOR_SHAPE.0 | Self::FRACTIONAL_SCALE.0);
+    pub const KNOWN: Capabilities = Capabilities(
+        Self::CLIPBOARD.0 | Self::CURSOR_SHAPE.0 | Self::FRACTIONAL_SCALE.0 | Self::LAUNCH.0,
+    );
 
     /// No capability.
     pub const fn empty() -> Self {

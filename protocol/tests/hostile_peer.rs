@@ -401,6 +401,108 @@ fn over_long_clipboard() {
     );
 }
 
+// ---- Launch ----
+
+fn launch_payload(args: &[&[u8]]) -> Vec<u8> {
+    let mut p = le(&[u32::try_from(args.len()).expect("few")]);
+    for a in args {
+        p.extend(u16::try_from(a.len()).expect("short").to_le_bytes());
+        p.extend_from_slice(a);
+    }
+    p
+}
+
+#[test]
+fn launch_round_trips_at_its_limits() {
+    let argv: Vec<String> = std::iter::once("weston-simple-shm".to_owned())
+        .chain((1..MAX_LAUNCH_ARGS).map(|_| "a".repeat(MAX_LAUNCH_ARG_BYTES)))
+        .collect();
+    let m = Dom0Message::Launch { argv };
+    let wire = m.encode_to_vec().expect("largest launch encodes");
+    assert_eq!(Dom0Message::decode(&wire), Ok((m, &[][..])));
+    let buf = raw(msg_type::LAUNCH, 0, &launch_payload(&[b"foot", b"", b"-e"]));
+    let (decoded, _) = Dom0Message::decode(&buf).expect("empty arguments after the program");
+    assert_eq!(
+        decoded,
+        Dom0Message::Launch {
+            argv: vec!["foot".into(), String::new(), "-e".into()]
+        }
+    );
+}
+
+#[test]
+fn launch_rules() {
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH, 0, &launch_payload(&[]))),
+        MalformedReason::NoProgram
+    );
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH, 0, &launch_payload(&[b"", b"x"]))),
+        MalformedReason::NoProgram
+    );
+    let many: Vec<&[u8]> = vec![b"x"; MAX_LAUNCH_ARGS + 1];
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH, 0, &launch_payload(&many))),
+        MalformedReason::TooManyArgs {
+            count: u32::try_from(MAX_LAUNCH_ARGS + 1).expect("small")
+        }
+    );
+    // A huge declared count is refused before anything is allocated or read.
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH, 0, &le(&[u32::MAX]))),
+        MalformedReason::TooManyArgs { count: u32::MAX }
+    );
+    let long = vec![b'a'; MAX_LAUNCH_ARG_BYTES + 1];
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH, 0, &launch_payload(&[b"sh", &long]))),
+        MalformedReason::ArgTooLong {
+            len: MAX_LAUNCH_ARG_BYTES + 1
+        }
+    );
+    assert_eq!(
+        dom0_err(&raw(
+            msg_type::LAUNCH,
+            0,
+            &launch_payload(&[b"sh", b"a\0b"])
+        )),
+        MalformedReason::NulInArg
+    );
+    assert_eq!(
+        dom0_err(&raw(
+            msg_type::LAUNCH,
+            0,
+            &launch_payload(&[b"sh", b"\xff"])
+        )),
+        MalformedReason::InvalidUtf8 { field: "argument" }
+    );
+    // The count promises more arguments than the payload holds.
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH, 0, &le(&[2, 0x0061_0001]))),
+        MalformedReason::Truncated
+    );
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH, 7, &launch_payload(&[b"sh"]))),
+        MalformedReason::UnexpectedWindowId {
+            ty: msg_type::LAUNCH,
+            window: 7
+        }
+    );
+    // The encoder refuses what the decoder would refuse.
+    for argv in [
+        vec![],
+        vec![String::new()],
+        vec!["sh".into(), "a\0".into()],
+        vec!["x".into(); MAX_LAUNCH_ARGS + 1],
+    ] {
+        assert!(Dom0Message::Launch { argv }.encode_to_vec().is_err());
+    }
+    // An agent cannot send it: it is a dom0 → agent type.
+    assert_eq!(
+        agent_err(&raw(msg_type::LAUNCH, 0, &launch_payload(&[b"sh"]))),
+        MalformedReason::UnknownType(msg_type::LAUNCH)
+    );
+}
+
 // ---- Windows ----
 
 fn create(window: u32, kind: [u32; 4], w: u32, h: u32) -> Vec<u8> {

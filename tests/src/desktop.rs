@@ -269,6 +269,16 @@ impl Desktop {
         &self.artifacts
     }
 
+    /// The private `XDG_RUNTIME_DIR` every process of the fixture gets.
+    pub fn runtime_dir(&self) -> &Path {
+        self.runtime.path()
+    }
+
+    /// The compositor's control socket.
+    pub fn control_socket(&self) -> &Path {
+        &self.control
+    }
+
     /// A command with the fixture's environment: the private runtime directory, an empty
     /// config directory (so the apps use their defaults), and no way to the session the
     /// tests run in.

@@ -17,6 +17,12 @@
 //! ← {"ok":true,"clipboard":{"pending":null,"source":"work","mime":"text/plain","bytes":5}}
 //! → {"cmd":"notices"}
 //! ← {"ok":true,"notices":["Copied 5 bytes text/plain from [work]"]}
+//! → {"cmd":"add-qube","name":"work","label":"blue"}   (the qube manager, on start)
+//! ← {"ok":true,"socket":"/run/user/1000/bulkhead/qube-work.sock"}
+//! → {"cmd":"run","qube":"work","argv":["foot"]}      (bulkhead run)
+//! ← {"ok":true}
+//! → {"cmd":"remove-qube","name":"work"}              (the qube manager, on stop)
+//! ← {"ok":true}
 //! → nonsense
 //! ← {"ok":false,"error":"bad request: …"}
 //! ```
@@ -25,6 +31,10 @@
 //! Requests never crash the compositor; a bad one gets an error response. Injected input
 //! (`key`, `type`, `pointer`, `button`, `click`, `scroll`) goes through exactly the decisions
 //! real input goes through ([`crate::input::route`]).
+//!
+//! A qube's name and label come only from here (`add-qube`, from the qube manager) or from
+//! the command line, never from a guest: the socket an agent connects to says which qube
+//! it serves. `run` sends `Launch` to the qube's agent if it offered that capability.
 
 pub mod server;
 
@@ -107,6 +117,28 @@ pub enum Request {
     Clipboard,
     /// The notices on screen now, oldest first.
     Notices,
+    /// Declares a qube and opens its socket (`qube-<name>.sock` in the qube socket
+    /// directory); the answer's `socket` is where its agent (or its VMM) connects.
+    AddQube {
+        /// The qube's name (border-theme's rules: a letter, then letters, digits, `-`,
+        /// `_`; at most 31).
+        name: String,
+        /// Its label: red, orange, yellow, green, gray, blue, purple or black.
+        label: String,
+    },
+    /// Forgets a qube: its connection is closed, its windows go, its socket is removed.
+    RemoveQube {
+        /// The qube's name.
+        name: String,
+    },
+    /// Starts a program in a connected qube (the agent runs it against its own Wayland
+    /// socket).
+    Run {
+        /// The qube's name.
+        qube: String,
+        /// The program and its arguments (the protocol's `Launch` limits).
+        argv: Vec<String>,
+    },
 }
 
 /// Longest text one `type` request may carry, in characters.
@@ -166,6 +198,9 @@ pub struct QubeInfo {
     pub label: String,
     /// How many windows it has.
     pub windows: usize,
+    /// Whether its agent is connected now (and has said hello).
+    #[serde(default)]
+    pub connected: bool,
 }
 
 /// Where a screenshot went.
@@ -202,6 +237,9 @@ pub struct Response {
     /// For `notices`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notices: Option<Vec<String>>,
+    /// For `add-qube`: the socket the qube's agent connects to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<PathBuf>,
 }
 
 impl Response {
@@ -289,14 +327,15 @@ pub fn clipboard_info(dom0: &crate::state::Dom0) -> ClipboardInfo {
     }
 }
 
-/// The qubes dom0 knows.
-pub fn list_qubes(desktop: &Desktop) -> Vec<QubeInfo> {
+/// The qubes dom0 knows, and whether each is connected now.
+pub fn list_qubes(desktop: &Desktop, links: &crate::qube::QubeLinks) -> Vec<QubeInfo> {
     desktop
         .qubes()
-        .map(|(_, q)| QubeInfo {
+        .map(|(id, q)| QubeInfo {
             name: q.name.to_string(),
             label: q.label.to_string(),
             windows: q.window_count(),
+            connected: links.is_ready(id),
         })
         .collect()
 }
@@ -337,7 +376,25 @@ mod tests {
                 path: "/tmp/x.png".into()
             })
         );
+        assert_eq!(
+            parse_request(br#"{"cmd":"add-qube","name":"work","label":"blue"}"#),
+            Ok(Request::AddQube {
+                name: "work".into(),
+                label: "blue".into()
+            })
+        );
+        assert_eq!(
+            parse_request(br#"{"cmd":"run","qube":"work","argv":["foot","-e","top"]}"#),
+            Ok(Request::Run {
+                qube: "work".into(),
+                argv: vec!["foot".into(), "-e".into(), "top".into()]
+            })
+        );
         for bad in [
+            &br#"{"cmd":"add-qube","name":"work"}"#[..],
+            br#"{"cmd":"run","qube":"work","argv":"foot"}"#,
+            br#"{"cmd":"remove-qube"}"#,
+            br#"{"cmd":"add-qube","name":"w","label":"red","socket":"/tmp/x"}"#,
             &b"nonsense"[..],
             b"",
             b"{}",

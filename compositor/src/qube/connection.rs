@@ -29,7 +29,7 @@ use crate::render::content::{ContentError, FrameSource, PixelFormat};
 use crate::state::{Dom0, FrameError};
 
 /// What dom0 offers every agent.
-const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD;
+const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD.union(Capabilities::LAUNCH);
 /// Messages handled per wake-up before the loop serves others (the rest come next turn).
 pub const BATCH: usize = 1024;
 /// Sustained message rate a qube may keep up (per second). A busy agent sends a few
@@ -188,6 +188,8 @@ pub struct Connection {
     qube: QubeId,
     endpoint: Endpoint,
     phase: Phase,
+    /// What the handshake agreed to (empty before it).
+    capabilities: Capabilities,
     /// The qube's window ids and dom0's handles, both ways.
     to_model: HashMap<WireId, WindowId>,
     to_wire: HashMap<WindowId, WireId>,
@@ -205,12 +207,23 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// What the handshake agreed to (empty until the agent's `Hello` was answered).
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// Whether the handshake is done (the agent's `Hello` was answered).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.phase, Phase::Ready(_))
+    }
+
     /// A connection for `qube` over `endpoint` (dom0's side of the region).
     pub fn new(qube: QubeId, endpoint: Endpoint) -> Connection {
         Connection {
             qube,
             endpoint,
             phase: Phase::AwaitingHello,
+            capabilities: Capabilities::empty(),
             to_model: HashMap::new(),
             to_wire: HashMap::new(),
             configured: HashMap::new(),
@@ -430,6 +443,7 @@ impl Connection {
                     refresh_mhz: 60_000,
                 };
                 let capabilities = negotiate_capabilities(DOM0_CAPABILITIES, *capabilities);
+                self.capabilities = capabilities;
                 self.send(&Dom0Message::HelloAck {
                     version,
                     capabilities,

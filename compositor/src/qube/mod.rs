@@ -12,6 +12,7 @@
 //! again, and the compositor and the other qubes carry on.
 
 mod connection;
+mod manage;
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -60,6 +61,8 @@ pub struct QubeLinks {
     config: Config,
     links: HashMap<QubeId, Link>,
     sockets: Vec<(QubeId, PathBuf, RegistrationToken)>,
+    /// Where the qubes' sockets are (set by [`QubeLinks::listen`]).
+    dir: Option<PathBuf>,
     pub(crate) handle: Option<LoopHandle<'static, State>>,
     /// Qubes with work left over from their last turn (more than a batch of messages), and
     /// the ping that wakes the loop to serve them: their doorbell will not ring for it.
@@ -77,6 +80,7 @@ impl QubeLinks {
             config,
             links: HashMap::new(),
             sockets: Vec::new(),
+            dir: None,
             handle: None,
             unfinished: Vec::new(),
             wake: None,
@@ -107,23 +111,64 @@ impl QubeLinks {
             })
             .map_err(|_| ControlError::EventLoop)?;
         self.wake = Some(wake);
+        self.dir = Some(dir.to_owned());
         for (qube, name) in qubes {
-            let path = socket_path(dir, name);
-            let listener = bind_private_socket(&path)?;
-            let qube = *qube;
-            let token = handle
-                .insert_source(
-                    Generic::new(listener, Interest::READ, Mode::Level),
-                    move |_, listener, state: &mut State| {
-                        accept_all(listener, qube, state);
-                        Ok(PostAction::Continue)
-                    },
-                )
-                .map_err(|_| ControlError::EventLoop)?;
-            tracing::info!(?qube, path = %path.display(), "qube socket listening");
-            self.sockets.push((qube, path, token));
+            self.open_socket(*qube, name)?;
         }
         Ok(())
+    }
+
+    /// Opens `qube`'s socket, `qube-<name>.sock` in the directory [`QubeLinks::listen`] was
+    /// given, and starts accepting its agent. Returns the socket's path.
+    pub fn open_socket(&mut self, qube: QubeId, name: &QubeName) -> Result<PathBuf, ControlError> {
+        let (Some(handle), Some(dir)) = (&self.handle, &self.dir) else {
+            return Err(ControlError::EventLoop);
+        };
+        let path = socket_path(dir, name);
+        let listener = bind_private_socket(&path)?;
+        let token = handle
+            .insert_source(
+                Generic::new(listener, Interest::READ, Mode::Level),
+                move |_, listener, state: &mut State| {
+                    accept_all(listener, qube, state);
+                    Ok(PostAction::Continue)
+                },
+            )
+            .map_err(|_| ControlError::EventLoop)?;
+        tracing::info!(?qube, path = %path.display(), "qube socket listening");
+        self.sockets.push((qube, path.clone(), token));
+        Ok(path)
+    }
+
+    /// Stops accepting agents for `qube` and removes its socket file.
+    pub fn close_socket(&mut self, qube: QubeId) {
+        let (gone, kept) = std::mem::take(&mut self.sockets)
+            .into_iter()
+            .partition(|(q, _, _)| *q == qube);
+        self.sockets = kept;
+        for (_, path, token) in gone {
+            if let Some(handle) = &self.handle {
+                handle.remove(token);
+            }
+            let _ = std::fs::remove_file(&path);
+            tracing::info!(?qube, path = %path.display(), "qube socket closed");
+        }
+    }
+
+    /// What `qube`'s connection agreed to in its handshake (`None`: not connected, or the
+    /// handshake is not done yet).
+    pub fn capabilities(&self, qube: QubeId) -> Option<bulkhead_protocol::Capabilities> {
+        self.links
+            .get(&qube)
+            .filter(|l| l.connection.is_ready())
+            .map(|l| l.connection.capabilities())
+    }
+
+    /// Whether `qube`'s agent is connected and its handshake done.
+    pub fn is_ready(&self, qube: QubeId) -> bool {
+        self.links
+            .get(&qube)
+            .is_some_and(|l| l.connection.is_ready())
     }
 
     /// The event loop the qubes are served on (none before [`QubeLinks::listen`]).

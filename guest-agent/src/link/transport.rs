@@ -21,8 +21,9 @@ use bulkhead_shm_transport::{Arena, Config, Endpoint, SendStatus, receive_handof
 use super::{AgentMessage, Dom0Message, DomLink, LinkError, OutputInfo};
 
 /// What the agent offers dom0 in `Hello`.
-pub const AGENT_CAPABILITIES: Capabilities =
-    Capabilities::CLIPBOARD.union(Capabilities::CURSOR_SHAPE);
+pub const AGENT_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD
+    .union(Capabilities::CURSOR_SHAPE)
+    .union(Capabilities::LAUNCH);
 
 /// Why the connection to dom0 could not be set up.
 #[derive(Debug, thiserror::Error)]

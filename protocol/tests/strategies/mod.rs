@@ -295,5 +295,18 @@ pub fn dom0_message() -> impl Strategy<Value = Dom0Message> {
             ),
         any::<u32>().prop_map(|serial| M::ClipboardRequest { serial }),
         (mime(), blob()).prop_map(|(mime, data)| M::ClipboardPaste { mime, data }),
+        argv().prop_map(|argv| M::Launch { argv }),
     ]
+}
+
+/// Command lines: a non-empty program, then arguments of any valid length (empty ones
+/// included), up to the limits.
+pub fn argv() -> impl Strategy<Value = Vec<String>> {
+    let arg = prop_oneof![
+        4 => "[^\\x00]{0,40}",
+        1 => Just("x".repeat(MAX_LAUNCH_ARG_BYTES)),
+        1 => Just(String::new()),
+    ];
+    ("[^\\x00]{1,40}", vec(arg, 0..=MAX_LAUNCH_ARGS - 1))
+        .prop_map(|(program, rest)| std::iter::once(program).chain(rest).collect())
 }

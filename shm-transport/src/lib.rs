@@ -50,6 +50,7 @@ mod arena;
 mod doorbell;
 mod endpoint;
 mod error;
+pub mod gui_device;
 pub mod layout;
 #[cfg(feature = "pixman")]
 mod pixman_image;

@@ -27,24 +27,11 @@ use bulkhead_shm_transport::{
     Config, Endpoint, IncomingDoorbell, RegisterDoorbell, SetupError, SharedMemory,
 };
 
-/// Bulkhead's PCI vendor id (only ever seen on the bus a Bulkhead VMM makes up).
-pub const VENDOR_ID: u16 = 0xb1c4;
-/// The GUI channel's device id.
-pub const DEVICE_ID: u16 = 0x0010;
-/// Doorbell register offset in BAR 2.
-pub const REG_DOORBELL: usize = 0x00;
-/// Magic register offset in BAR 2.
-pub const REG_MAGIC: usize = 0x04;
-/// Version register offset in BAR 2.
-pub const REG_VERSION: usize = 0x08;
-/// Region length register (u64, low dword first) in BAR 2.
-pub const REG_REGION_LEN: usize = 0x10;
-/// `"BKGU"`, little-endian.
-pub const REGS_MAGIC: u32 = u32::from_le_bytes(*b"BKGU");
-/// The register interface this agent speaks.
-pub const REGS_VERSION: u32 = 1;
-/// Size of the register BAR that is mapped.
-const REGS_LEN: usize = 4096;
+pub use bulkhead_shm_transport::gui_device::{
+    DEVICE_ID, REG_DOORBELL, REG_MAGIC, REG_REGION_LEN, REG_VERSION, REGS_LEN, REGS_MAGIC,
+    REGS_VERSION, VENDOR_ID,
+};
+
 const PAGE: u64 = 4096;
 /// The command register's INTx-disable bit, in its high byte (config offset 5).
 const INTX_DISABLE_HIGH: u8 = 1 << 2;

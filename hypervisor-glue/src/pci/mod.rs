@@ -20,7 +20,7 @@ pub const SLOTS: usize = 32;
 
 /// Bulkhead's PCI vendor id for its own devices. It is not registered with the PCI-SIG:
 /// it only ever appears inside a qube, on a bus the VMM made up.
-pub const BULKHEAD_VENDOR_ID: u16 = 0xb1c4;
+pub const BULKHEAD_VENDOR_ID: u16 = bulkhead_shm_transport::gui_device::VENDOR_ID;
 /// The host bridge's device id.
 pub const HOST_BRIDGE_DEVICE_ID: u16 = 0x0001;
 

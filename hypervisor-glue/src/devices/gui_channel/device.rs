@@ -27,23 +27,25 @@ use vmm_sys_util::eventfd::EventFd;
 use crate::devices::{BusDevice, DeviceEvent};
 use crate::pci::{BULKHEAD_VENDOR_ID, Bar, ConfigError, ConfigSpace, Identity, PciDevice};
 
+use bulkhead_shm_transport::gui_device as contract;
+
 /// Device id of the GUI channel.
-pub const GUI_DEVICE_ID: u16 = 0x0010;
+pub const GUI_DEVICE_ID: u16 = contract::DEVICE_ID;
 /// Class code: memory controller, other.
-pub const GUI_CLASS: u32 = 0x05_80_00;
+pub const GUI_CLASS: u32 = contract::CLASS;
 /// Size of the register BAR.
-pub const REGS_BAR_SIZE: u64 = 0x1000;
+pub const REGS_BAR_SIZE: u64 = contract::REGS_LEN as u64;
 /// Doorbell register (guest → dom0), write-only.
-pub const REG_DOORBELL: u64 = 0x00;
+pub const REG_DOORBELL: u64 = contract::REG_DOORBELL as u64;
 /// Reads [`REGS_MAGIC`].
-pub const REG_MAGIC: u64 = 0x04;
-/// Reads the register interface version (1).
-pub const REG_VERSION: u64 = 0x08;
+pub const REG_MAGIC: u64 = contract::REG_MAGIC as u64;
+/// Reads the register interface version.
+pub const REG_VERSION: u64 = contract::REG_VERSION as u64;
 /// Reads the region's length in bytes (64-bit, low dword first).
-pub const REG_REGION_LEN: u64 = 0x10;
+pub const REG_REGION_LEN: u64 = contract::REG_REGION_LEN as u64;
 /// "BKGU", little-endian.
-pub const REGS_MAGIC: u32 = u32::from_le_bytes(*b"BKGU");
-const REGS_VERSION: u32 = 1;
+pub const REGS_MAGIC: u32 = contract::REGS_MAGIC;
+const REGS_VERSION: u32 = contract::REGS_VERSION;
 const PAGE: u64 = 4096;
 
 /// Errors setting the channel up.

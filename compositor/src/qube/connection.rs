@@ -17,14 +17,14 @@ use bulkhead_protocol::{
     negotiate_capabilities,
 };
 use bulkhead_shm_transport::{
-    ArenaError, ArenaRegion, Endpoint, ImageLayout, Rect as ArenaRect, RecvError, SendError,
+    Arena, ArenaError, ArenaRegion, Endpoint, ImageLayout, Rect as ArenaRect, RecvError, SendError,
 };
 
 use crate::desktop::{
     ModelEvent, Point, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
 };
 use crate::input::route::QubeInput;
-use crate::render::content::{ContentError, FrameSource, PixelFormat};
+use crate::render::content::{ArenaPixels, ContentError, FrameSource, PixelFormat};
 use crate::state::{Dom0, FrameError};
 
 /// What dom0 offers every agent.
@@ -527,7 +527,11 @@ impl Connection {
         if needed > budget {
             return Err(Violation::PixelBudget { needed, budget });
         }
-        let frame = ArenaFrame { region, buffer };
+        let frame = ArenaFrame {
+            arena: self.endpoint.arena(),
+            region,
+            buffer,
+        };
         let damage: Vec<Rect> = rects.iter().map(model_rect).collect();
         let shown = dom0.commit_frame(self.qube, id, frame, &damage)?;
         self.frame_bytes.insert(window, bytes);
@@ -577,6 +581,7 @@ fn clamp_i32(v: u32) -> i32 {
 
 /// A frame straight from the qube's buffer in the arena.
 struct ArenaFrame<'a> {
+    arena: &'a Arena,
     region: ArenaRegion<'a>,
     buffer: BufferDesc,
 }
@@ -629,5 +634,15 @@ impl FrameSource for ArenaFrame<'_> {
         self.region
             .read_rect(&self.layout(), rect, dst, dst_stride)?;
         Ok(())
+    }
+
+    fn arena(&self) -> Option<ArenaPixels> {
+        Some(ArenaPixels {
+            arena: self.arena.clone(),
+            offset: self.buffer.offset,
+            len: self.buffer.byte_len(),
+            layout: self.layout(),
+            format: self.format(),
+        })
     }
 }

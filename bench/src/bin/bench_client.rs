@@ -2,7 +2,7 @@
 //! into a memfd, no mmap).
 //!
 //! - `frames`: a toplevel of `--size` committing frames of incompressible (xorshift random)
-//!   ARGB pixels, damaging everything (`--damage full`) or one 64×64 square
+//!   ARGB pixels (opaque, with an opaque region saying so), damaging everything (`--damage full`) or one 64×64 square
 //!   (`--damage square`). Each frame waits for its frame callback before the next is drawn.
 //!   After `--warmup` frames it prints `ready` and waits for a line on stdin, then runs
 //!   `--frames` frames and prints `result frames=N seconds=S p50_us=… p99_us=… mean_us=…`,
@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use wayland_client::protocol::{
-    wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_registry, wl_seat, wl_shm, wl_shm_pool,
-    wl_surface,
+    wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_region, wl_registry, wl_seat, wl_shm,
+    wl_shm_pool, wl_surface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle, WEnum};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
@@ -238,6 +238,7 @@ wayland_client::delegate_noop!(Client: ignore wl_compositor::WlCompositor);
 wayland_client::delegate_noop!(Client: ignore wl_shm::WlShm);
 wayland_client::delegate_noop!(Client: ignore wl_shm_pool::WlShmPool);
 wayland_client::delegate_noop!(Client: ignore wl_surface::WlSurface);
+wayland_client::delegate_noop!(Client: ignore wl_region::WlRegion);
 
 /// CLOCK_MONOTONIC in nanoseconds (the same clock in every process).
 fn monotonic_ns() -> u128 {
@@ -299,6 +300,11 @@ impl Window {
         let xdg = wm.get_xdg_surface(&surface, &qh, ());
         let toplevel = xdg.get_toplevel(&qh, ());
         toplevel.set_title(args.title.clone());
+        // Every pixel drawn is opaque (alpha 0xff), and the client says so, as a
+        // well-behaved client does: compositors then copy its pixels instead of blending them.
+        let opaque = compositor.create_region(&qh, ());
+        opaque.add(0, 0, i32::try_from(width)?, i32::try_from(height)?);
+        surface.set_opaque_region(Some(&opaque));
         surface.commit();
         while !client.configured {
             queue.blocking_dispatch(&mut client)?;

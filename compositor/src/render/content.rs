@@ -35,7 +35,7 @@ use smithay::backend::renderer::element::memory::MemoryRenderBuffer;
 use smithay::backend::renderer::element::texture::TextureRenderElement;
 use smithay::backend::renderer::pixman::{PixmanRenderer, PixmanTexture};
 use smithay::backend::renderer::utils::DamageBag;
-use smithay::backend::renderer::{ImportMem, Renderer};
+use smithay::backend::renderer::{ImportMem, Renderer, Texture};
 use smithay::reexports::pixman;
 use smithay::utils::{
     Buffer, Logical, Physical, Point as SPoint, Rectangle, Size as SSize, Transform,
@@ -91,9 +91,15 @@ impl ArenaPixels {
     }
 
     /// A pixman image over the buffer, holding the mapping alive.
+    ///
+    /// Always as XRGB: dom0 shows a window's pixels over an opaque black underlay, and
+    /// premultiplied ARGB over black is exactly its colour channels. Read as XRGB, the
+    /// content is opaque: pixman copies it (`Src`) instead of blending it over an underlay
+    /// drawn first (`Over`, which reads the destination too), and the damage tracker does
+    /// not draw the underlay beneath it — one pass over the damaged bytes instead of two.
     fn image(&self) -> Result<pixman::Image<'static, 'static>, ContentError> {
         let region = self.arena.region(self.offset, self.len)?;
-        Ok(region.pixman_image(&self.layout, self.format.wire())?)
+        Ok(region.pixman_image(&self.layout, PixelFormat::Xrgb8888.wire())?)
     }
 
     /// Copies the rectangle `(x, y, w, h)` into `dst` (rows of `dst_stride` bytes) at the
@@ -239,6 +245,37 @@ impl PixelsRef<'_> {
     }
 }
 
+impl FrameSource for ArenaPixels {
+    fn size(&self) -> Size {
+        let side = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        Size::new(side(self.layout.width), side(self.layout.height))
+    }
+
+    fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    fn validate(&self) -> Result<(), ContentError> {
+        // The buffer lies in the arena; its geometry is checked when the image over it is
+        // made, and by every read.
+        self.arena.region(self.offset, self.len)?;
+        Ok(())
+    }
+
+    fn copy_rect(
+        &self,
+        dst: &mut [u8],
+        dst_stride: usize,
+        rect: (usize, usize, usize, usize),
+    ) -> Result<(), ContentError> {
+        self.read_rect(dst, dst_stride, rect)
+    }
+
+    fn arena(&self) -> Option<ArenaPixels> {
+        Some(self.clone())
+    }
+}
+
 /// The source of one window's pixels.
 #[derive(Debug)]
 pub enum ContentSource {
@@ -341,7 +378,7 @@ impl ArenaContent {
             None,
             Some(src),
             Some(size),
-            None,
+            Some(vec![Rectangle::from_size(self.current.texture.size())]),
             self.damage.snapshot(),
             Kind::Unspecified,
         )

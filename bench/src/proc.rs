@@ -70,6 +70,22 @@ impl Proc {
         }
     }
 
+    /// The newest stdout line starting with `prefix` among those already printed, or the
+    /// next one (waiting up to `timeout`) if none is.
+    pub fn latest_line(&mut self, prefix: &str, timeout: Duration) -> Result<String> {
+        let lines = self.lines.as_ref().context("stdout is not piped")?;
+        let mut latest = None;
+        while let Ok(line) = lines.try_recv() {
+            if line.starts_with(prefix) {
+                latest = Some(line);
+            }
+        }
+        match latest {
+            Some(line) => Ok(line),
+            None => self.expect_line(prefix, timeout),
+        }
+    }
+
     /// Writes one line to its stdin.
     pub fn send_line(&mut self, line: &str) -> Result<()> {
         let stdin = self.stdin.as_mut().context("stdin is not piped")?;

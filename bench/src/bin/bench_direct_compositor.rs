@@ -17,7 +17,9 @@
     reason = "the benchmark harness reads stdout; failures go to its log"
 )]
 
-use std::io::{BufRead, Write};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -316,28 +318,35 @@ fn main() -> Result<()> {
             Ok(PostAction::Continue)
         },
     )?;
-    // Injected keys, one line each on stdin.
-    let (lines_tx, lines_rx) = smithay::reexports::calloop::channel::channel::<(u32, bool)>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            let mut words = line.split_whitespace();
-            if let (Some("key"), Some(code), Some(pressed)) =
-                (words.next(), words.next(), words.next())
-                && let Ok(code) = code.parse()
-                && lines_tx.send((code, pressed == "1")).is_err()
-            {
-                break;
+    // Injected keys, one line each on stdin, read in the event loop itself (as dom0 reads
+    // its control socket).
+    let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
+    rustix::fs::fcntl_setfl(&stdin, rustix::fs::OFlags::NONBLOCK)?;
+    let mut pending = Vec::new();
+    handle.insert_source(
+        Generic::new(File::from(stdin), Interest::READ, Mode::Level),
+        move |_, stdin, state| {
+            let mut buf = [0u8; 4096];
+            match (&**stdin).read(&mut buf) {
+                Ok(0) => return Ok(PostAction::Remove),
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
             }
-        }
-    });
-    handle
-        .insert_source(lines_rx, |event, _, state| {
-            if let smithay::reexports::calloop::channel::Event::Msg((code, pressed)) = event {
-                state.key(code, pressed);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let line = String::from_utf8_lossy(&line);
+                let mut words = line.split_whitespace();
+                if let (Some("key"), Some(code), Some(pressed)) =
+                    (words.next(), words.next(), words.next())
+                    && let Ok(code) = code.parse()
+                {
+                    state.key(code, pressed == "1");
+                }
             }
-        })
-        .map_err(|e| anyhow::anyhow!("event source: {}", e.error))?;
+            Ok(PostAction::Continue)
+        },
+    )?;
 
     println!("ready");
     std::io::stdout().flush()?;

@@ -598,12 +598,13 @@ fn print_frame_table(results: &[FrameResult], floors: &[(&str, f64)]) {
     }
     println!();
     for damage in ["full", "square"] {
-        let get = |path: &str| {
+        let find = |path: &str| {
             results
                 .iter()
                 .find(|r| r.damage == damage && r.path == path)
-                .map(FrameResult::mean_ms)
         };
+        let get = |path: &str| find(path).map(FrameResult::mean_ms);
+        let cpu = |path: &str| find(path).map(FrameResult::cpu_ms_per_update);
         let (Some(direct), Some(ours), Some(wp)) = (
             get("direct"),
             get("bulkhead"),
@@ -626,5 +627,22 @@ fn print_frame_table(results: &[FrameResult], floors: &[(&str, f64)]) {
             wp - direct,
             (wp - direct) / (ours - direct)
         );
+        if let (Some(d), Some(o), Some(w)) = (
+            cpu("direct"),
+            cpu("bulkhead"),
+            cpu("waypipe (none)")
+                .into_iter()
+                .chain(cpu("waypipe (lz4)"))
+                .reduce(f64::min),
+        ) {
+            println!(
+                "  CPU: Bulkhead adds {:.3} ms per update over direct ({:.1}× the memcpy \
+                 floor), the leaner waypipe {:.3} ms ({:.1}× Bulkhead's).",
+                o - d,
+                (o - d) / floor,
+                w - d,
+                (w - d) / (o - d)
+            );
+        }
     }
 }

@@ -470,17 +470,70 @@ impl Bench {
             .or_else(|_| std::fs::canonicalize("hypervisor-glue/testhost/run.sh"))
             .context("hypervisor-glue/testhost/run.sh (run from the repository)")?;
         println!("\n## Qube boot: our VMM against QEMU microvm, inside the TCG test host\n");
-        println!("```");
-        let status = Command::new(&script)
+        let log = self.out.join("boot.log");
+        let output = Command::new(&script)
             .args(["--qemu", "--", "bulkhead-bench 5"])
-            .status()
+            .stderr(std::process::Stdio::inherit())
+            .output()
             .with_context(|| format!("cannot run {}", script.display()))?;
-        println!("```");
-        if !status.success() {
-            bail!("the boot benchmark failed ({status})");
+        std::fs::write(&log, &output.stdout)?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let cases = parse_boot(&text);
+        if !output.status.success() || cases.is_empty() {
+            bail!(
+                "the boot benchmark failed ({}); its output is in {}",
+                output.status,
+                log.display()
+            );
         }
+        let fastest_qemu = cases
+            .iter()
+            .filter(|c| c.label.starts_with("qemu"))
+            .map(|c| c.median_ms)
+            .reduce(f64::min)
+            .unwrap_or(f64::NAN);
+        println!(
+            "| set-up | runs | boot to init, median (ms) | vs fastest QEMU | VMM memory overhead, median (KiB) | failed runs |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        for c in &cases {
+            println!(
+                "| {} | {} | {:.0} | {:.2}× | {:.0} | {} |",
+                c.label,
+                c.runs_ms.len(),
+                c.median_ms,
+                c.median_ms / fastest_qemu,
+                c.median_overhead_kib,
+                c.failures.len()
+            );
+        }
+        println!(
+            "\n(TCG-emulated test host: absolute seconds mean nothing, ratios within this \
+             boot do. Full output: {}.)",
+            log.display()
+        );
         Ok(())
     }
+}
+
+/// The per-case result lines in the test host's output (others, and console noise, are
+/// skipped).
+fn parse_boot(text: &str) -> Vec<BootCase> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("BULKHEAD-RESULT "))
+        .filter_map(|json| serde_json::from_str::<BootCase>(json).ok())
+        .collect()
+}
+
+/// One `BULKHEAD-RESULT` case line of `bulkhead-bootbench`.
+#[derive(Debug, serde::Deserialize)]
+struct BootCase {
+    label: String,
+    runs_ms: Vec<f64>,
+    median_ms: f64,
+    median_overhead_kib: f64,
+    #[serde(default)]
+    failures: Vec<String>,
 }
 
 fn check_alive(target: &mut Target) -> Result<()> {
@@ -644,5 +697,33 @@ fn print_frame_table(results: &[FrameResult], floors: &[(&str, f64)]) {
                 (w - d) / (o - d)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_results_are_read_from_the_test_host_output() {
+        let text = r#"[  170.6] kvm [117]: noise
+BULKHEAD-RESULT {"exit":{"kind":"reset"},"boot_to_init_ms":23781.3,"total_ms":24209.3}
+BULKHEAD-RESULT {"label":"bulkhead-bzimage","runs_ms":[45596.6,37503.0],"median_ms":37503.0,"overhead_kib":[3328,3384],"median_overhead_kib":3384.0,"memory":[],"failures":["no init"]}
+BULKHEAD-RESULT {"label":"qemu-microvm-bzimage","runs_ms":[28374.9],"median_ms":28374.9,"overhead_kib":[44024],"median_overhead_kib":44120.0,"memory":[],"failures":[]}
+BULKHEAD-RESULT {"reference":"bulkhead-bzimage","ratios":[["bulkhead-bzimage",1.0,1.0]]}"#;
+        let cases = parse_boot(text);
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[0].label, "bulkhead-bzimage");
+        assert_eq!(cases[0].failures.len(), 1);
+        assert_eq!(cases[1].median_overhead_kib, 44120.0);
+        assert_eq!(cases[1].runs_ms.len(), 1);
+    }
+
+    #[test]
+    fn percentiles_pick_from_the_sorted_values() {
+        let v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(pct(&v, 50), 51.0);
+        assert_eq!(pct(&v, 99), 100.0);
+        assert!(pct(&[], 50).is_nan());
     }
 }

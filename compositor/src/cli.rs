@@ -49,6 +49,21 @@ pub struct Args {
     /// [default: no qube may; a fullscreen request makes the window maximized].
     #[arg(long, value_name = "FILE")]
     pub window_policy: Option<PathBuf>,
+    /// How often qubes' frames are acknowledged (their clients' frame callbacks), per
+    /// second, as a display's refresh paces them. 0: acknowledge each frame as soon as it is
+    /// drawn (for benchmarks of the frame path; clients then draw as fast as they can).
+    #[arg(long, value_name = "HZ", default_value_t = 60, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub refresh_hz: u32,
+}
+
+impl Args {
+    /// The time between two frame acknowledgements (`--refresh-hz`).
+    pub fn refresh_interval(&self) -> std::time::Duration {
+        match self.refresh_hz {
+            0 => std::time::Duration::ZERO,
+            hz => std::time::Duration::from_secs(1) / hz,
+        }
+    }
 }
 
 /// `--backend`.
@@ -135,6 +150,9 @@ mod tests {
         assert_eq!(a.qubes.len(), 2);
         assert_eq!(a.qubes[1].label, Label::Red);
         assert!(a.host_agents);
+        assert_eq!(a.refresh_hz, 60);
+        let unpaced = Args::try_parse_from(["bulkhead-compositor", "--refresh-hz", "0"]).unwrap();
+        assert_eq!(unpaced.refresh_interval(), std::time::Duration::ZERO);
     }
 
     #[test]
@@ -148,6 +166,7 @@ mod tests {
             &["--qube", "work:Blue"],
             &["--qube", "1work:blue"],
             &["--backend", "kms"],
+            &["--refresh-hz", "1001"],
         ] {
             let args = std::iter::once("bulkhead-compositor").chain(bad.iter().copied());
             assert!(Args::try_parse_from(args).is_err(), "{bad:?}");

@@ -69,6 +69,7 @@ fn main() -> Result<()> {
         dom0,
         qubes: QubeLinks::new(Config::default()),
     };
+    state.qubes.set_refresh_interval(args.refresh_interval());
     let socket_dir = match args.qube_socket_dir {
         Some(d) => d,
         None => default_socket_dir()?,

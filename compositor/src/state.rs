@@ -214,7 +214,7 @@ impl State {
         let due = self
             .qubes
             .last_present
-            .map_or(now, |t| t + crate::qube::REFRESH_INTERVAL);
+            .map_or(now, |t| t + self.qubes.refresh_interval);
         if due <= now {
             self.qubes.last_present = Some(now);
             let broken = self.qubes.frames_presented();

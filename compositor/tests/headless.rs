@@ -3,7 +3,7 @@
 
 mod common;
 
-use bulkhead_border_theme::{Label, QubeName};
+use bulkhead_border_theme::{Label, QubeName, Rgb};
 use bulkhead_compositor::desktop::{Point, Rect, Size};
 use bulkhead_compositor::render::content::{PixelFormat, PixelsRef, WindowContent};
 use bulkhead_compositor::render::{BACKGROUND, UNDERLAY};
@@ -219,4 +219,111 @@ fn popups_have_thin_borders_no_title_and_stay_on_screen() {
     }
     // Right outside the popup's left border: not the label colour (background here).
     assert_eq!(shot.rgb(geo.outer.x - 1, c.y), Some(BACKGROUND));
+}
+
+/// A frame in a qube's shared-memory arena, as the guest agent writes it.
+fn arena_frame(
+    arena: &bulkhead_shm_transport::Arena,
+    offset: u64,
+    size: Size,
+    pixels: &[u8],
+) -> bulkhead_compositor::render::content::ArenaPixels {
+    let len = pixels.len() as u64;
+    arena.region(offset, len).unwrap().write(0, pixels).unwrap();
+    bulkhead_compositor::render::content::ArenaPixels {
+        arena: arena.clone(),
+        offset,
+        len,
+        layout: bulkhead_shm_transport::ImageLayout {
+            width: size.w as u32,
+            height: size.h as u32,
+            stride: size.w as u32 * 4,
+            bytes_per_pixel: 4,
+        },
+        format: PixelFormat::Argb8888,
+    }
+}
+
+#[test]
+fn content_read_in_place_from_the_arena_shows_over_black_and_follows_damage() {
+    use bulkhead_compositor::render::content::ContentSource;
+    use bulkhead_shm_transport::{Config, channel_pair};
+
+    let mut f = Fixture::new(false);
+    let work = f.qube("work", Label::Blue);
+    let bad = f.qube("untrusted", Label::Red);
+    let size = Size::new(200, 100);
+    let below = f.window(work, size, "below", 0x40);
+    let win = f.window(bad, size, "in the arena", 0x00);
+    // Both windows at the same place: the arena window on top of the other.
+    let (a, b) = (
+        f.desktop.content_rect(below).unwrap(),
+        f.desktop.content_rect(win).unwrap(),
+    );
+    f.desktop.begin_move(b.loc()).unwrap();
+    f.desktop.update_move(a.loc());
+    f.desktop.end_move();
+    f.desktop.focus_and_raise(win);
+    let c = f.desktop.content_rect(win).unwrap();
+    assert_eq!(c, a);
+
+    let (_agent, dom0) = channel_pair(&Config {
+        arena_size: 1 << 20,
+        ..Config::default()
+    })
+    .unwrap();
+    let arena = dom0.arena().clone();
+    // Frame 1, buffer 0: left half half-transparent premultiplied, right half transparent.
+    let mut px = Vec::new();
+    for _y in 0..size.h {
+        for x in 0..size.w {
+            let p: u32 = if x < 100 { 0x8040_2010 } else { 0 };
+            px.extend_from_slice(&p.to_le_bytes());
+        }
+    }
+    let frame1 = arena_frame(&arena, 0, size, &px);
+    let content = WindowContent::new(frame1).unwrap();
+    assert!(
+        matches!(content.source(), ContentSource::Arena(_)),
+        "read in place"
+    );
+    f.scene.set_content(win, content);
+    let shot = f.shot();
+    // Premultiplied colour over black: the colour channels; nothing of the window below.
+    assert_eq!(
+        shot.rgb(c.x + 10, c.y + 10),
+        Some(Rgb::new(0x40, 0x20, 0x10))
+    );
+    assert_eq!(shot.rgb(c.x + 150, c.y + 10), Some(UNDERLAY));
+
+    // Frame 2 in buffer 1: the whole image again, a 20×20 square changed, only it damaged.
+    for y in 30..50 {
+        for x in 40..60 {
+            let i = ((y * size.w + x) * 4) as usize;
+            px[i..i + 4].copy_from_slice(&0xff00_ff00u32.to_le_bytes());
+        }
+    }
+    let frame2 = arena_frame(&arena, 256 * 1024, size, &px);
+    f.scene
+        .content_mut(win)
+        .unwrap()
+        .update(frame2, &[Rect::new(40, 30, 20, 20)])
+        .unwrap();
+    let damaged = f
+        .headless
+        .render(&mut f.scene, &f.desktop, &f.theme)
+        .unwrap();
+    assert_eq!(damaged, vec![Rect::new(c.x + 40, c.y + 30, 20, 20)]);
+    let shot = f.shot();
+    assert_eq!(shot.rgb(c.x + 45, c.y + 35), Some(Rgb::new(0, 0xff, 0)));
+    assert_eq!(
+        shot.rgb(c.x + 10, c.y + 10),
+        Some(Rgb::new(0x40, 0x20, 0x10))
+    );
+
+    // The qube's side goes away: the pixels dom0 shows stay mapped (and readable).
+    drop((_agent, dom0, arena));
+    f.desktop.set_title(work, below, "redraw").unwrap();
+    let shot = f.shot();
+    assert_eq!(shot.rgb(c.x + 45, c.y + 35), Some(Rgb::new(0, 0xff, 0)));
 }

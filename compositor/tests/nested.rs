@@ -31,6 +31,7 @@ fn main() {
     let mut desktop = Desktop::new(nested.size(), FrameStyle::from_theme(&theme));
     let mut scene = Scene::new(TitleFont::load_default().unwrap(), false);
     let mut windows = Vec::new();
+    let mut arena = None;
     for (name, label, tag) in [
         ("work", Label::Blue, 0x40u8),
         ("untrusted", Label::Red, 0xc0),
@@ -45,13 +46,27 @@ fn main() {
         let px: Vec<u8> = (0..300 * 200)
             .flat_map(|_| Rgb::new(0x11, 0x22, tag).to_argb8888().to_le_bytes())
             .collect();
-        let pixels = PixelsRef {
-            data: &px,
-            size,
-            stride: 1200,
-            format: PixelFormat::Argb8888,
+        let content = if label == Label::Red {
+            // The qube's window is read from its arena: GLES cannot read it in place and
+            // takes it through the damage-fed mirror.
+            let (_agent, dom0) =
+                bulkhead_shm_transport::channel_pair(&bulkhead_shm_transport::Config {
+                    arena_size: 1 << 20,
+                    ..Default::default()
+                })
+                .unwrap();
+            arena = Some(dom0.arena().clone());
+            WindowContent::new(arena_pixels(arena.as_ref().unwrap(), &px)).unwrap()
+        } else {
+            WindowContent::new(PixelsRef {
+                data: &px,
+                size,
+                stride: 1200,
+                format: PixelFormat::Argb8888,
+            })
+            .unwrap()
         };
-        scene.set_content(id, WindowContent::new(pixels).unwrap());
+        scene.set_content(id, content);
         windows.push((id, label, tag));
     }
     let shot = nested
@@ -67,7 +82,7 @@ fn main() {
     assert_eq!(shot.rgb(1, 1), Some(BACKGROUND));
     // The top window (the last created, untrusted) is fully visible; the first one's
     // top-left corner too.
-    for (id, label, tag) in windows {
+    for &(id, label, tag) in &windows {
         let geo = desktop.frame(id).unwrap();
         let c = geo.content;
         assert_eq!(
@@ -88,5 +103,57 @@ fn main() {
             "title bar of {label}"
         );
     }
+    // A new frame of the arena window, one damaged square: the mirror takes it.
+    let (id, ..) = windows[1];
+    let mut px: Vec<u8> = (0..300 * 200)
+        .flat_map(|_| Rgb::new(0x11, 0x22, 0xc0).to_argb8888().to_le_bytes())
+        .collect();
+    for y in 10..20 {
+        for x in 10..20 {
+            let i = (y * 300 + x) * 4;
+            px[i..i + 4].copy_from_slice(&Rgb::new(0, 0xff, 0).to_argb8888().to_le_bytes());
+        }
+    }
+    scene
+        .content_mut(id)
+        .unwrap()
+        .update(
+            arena_pixels(arena.as_ref().unwrap(), &px),
+            &[bulkhead_compositor::desktop::Rect::new(10, 10, 10, 10)],
+        )
+        .unwrap();
+    let shot = nested
+        .render_and_read_back(&mut scene, &desktop, &theme)
+        .expect("render");
+    let c = desktop.frame(id).unwrap().content;
+    assert_eq!(shot.rgb(c.x + 15, c.y + 15), Some(Rgb::new(0, 0xff, 0)));
+    assert_eq!(
+        shot.rgb(c.x + 25, c.y + 25),
+        Some(Rgb::new(0x11, 0x22, 0xc0))
+    );
     println!("nested: ok");
+}
+
+/// A 300×200 frame written into the arena at offset 0, as dom0 takes it from a qube.
+fn arena_pixels(
+    arena: &bulkhead_shm_transport::Arena,
+    px: &[u8],
+) -> bulkhead_compositor::render::content::ArenaPixels {
+    arena
+        .region(0, px.len() as u64)
+        .unwrap()
+        .write(0, px)
+        .unwrap();
+    bulkhead_compositor::render::content::ArenaPixels {
+        arena: arena.clone(),
+        offset: 0,
+        len: px.len() as u64,
+        layout: bulkhead_shm_transport::ImageLayout {
+            width: 300,
+            height: 200,
+            stride: 1200,
+            bytes_per_pixel: 4,
+        },
+        format: PixelFormat::Argb8888,
+    }
 }

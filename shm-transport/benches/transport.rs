@@ -194,5 +194,34 @@ fn copy_strategies(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, messages, frame, copy_strategies);
+/// One `send` into a full ring whose outgoing queue already holds `depth` messages: the
+/// cost must not grow with the queue (a flooding sender would otherwise go quadratic).
+fn send_with_full_queue(c: &mut Criterion) {
+    let mut group = c.benchmark_group("send_into_full_ring");
+    for depth in [1_000usize, 10_000, 100_000] {
+        group.bench_with_input(BenchmarkId::new("queued", depth), &depth, |b, &depth| {
+            let (_dom0, mut agent) = channel_pair(&Config {
+                ring_size: 4096,
+                arena_size: 4096,
+                max_message_len: 64,
+                send_queue_limit: 1 << 30,
+            })
+            .unwrap();
+            let msg = [7u8; 32];
+            for _ in 0..depth {
+                agent.send(&msg).unwrap();
+            }
+            b.iter(|| black_box(agent.send(&msg).unwrap()));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    messages,
+    frame,
+    copy_strategies,
+    send_with_full_queue
+);
 criterion_main!(benches);

@@ -101,6 +101,12 @@ impl Endpoint {
         self.writer.pending()
     }
 
+    /// Queued messages the writer has looked at so far (the complexity test's counter).
+    #[cfg(test)]
+    pub(crate) fn queue_examined(&self) -> u64 {
+        self.writer.examined
+    }
+
     /// Bytes of an incoming message received so far but not yet complete.
     pub fn partial_recv_bytes(&self) -> usize {
         self.reader.partial_len()

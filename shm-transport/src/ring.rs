@@ -283,6 +283,9 @@ pub(crate) struct RingWriter {
     queue_limit: usize,
     /// Smallest payload worth a non-final frame.
     min_fragment: u32,
+    /// Queued messages looked at by `drain_queue` so far (the complexity test's counter).
+    #[cfg(test)]
+    pub(crate) examined: u64,
 }
 
 /// Result of a successful send or flush.
@@ -310,6 +313,8 @@ impl RingWriter {
             queued: 0,
             queue_limit,
             min_fragment,
+            #[cfg(test)]
+            examined: 0,
         }
     }
 
@@ -390,6 +395,10 @@ impl RingWriter {
     /// Writes queued bytes while space allows (does not publish).
     fn drain_queue(&mut self, free: &mut u32) {
         while let Some(front) = self.queue.pop_front() {
+            #[cfg(test)]
+            {
+                self.examined += 1;
+            }
             let mut written = self.front_written;
             let before = written;
             let done = self.write_message(&front, &mut written, free);

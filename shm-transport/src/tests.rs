@@ -262,3 +262,45 @@ proptest! {
         prop_assert_eq!(agent.pending_send_bytes(), 0);
     }
 }
+
+/// A sender flooding a full ring: each `send` looks at the queue's head only, never at
+/// the whole queue (O(1) per send, so a flood costs O(messages), not O(messages²)); and
+/// everything still arrives, in order, once the reader drains.
+#[test]
+fn sending_into_a_full_ring_does_not_walk_the_queue() {
+    let config = Config {
+        ring_size: 4096,
+        arena_size: 4096,
+        max_message_len: 64,
+        send_queue_limit: 64 << 20,
+    };
+    let (mut dom0, mut agent) = channel_pair(&config).unwrap();
+    let mut sent = 0u32;
+    // Fill the ring, then queue 20,000 more.
+    while agent.pending_send_bytes() == 0 {
+        agent.send(&sent.to_le_bytes()).unwrap();
+        sent += 1;
+    }
+    let before = agent.queue_examined();
+    for _ in 0..20_000 {
+        assert!(matches!(
+            agent.send(&sent.to_le_bytes()).unwrap(),
+            SendStatus::Queued { .. }
+        ));
+        sent += 1;
+    }
+    let examined = agent.queue_examined() - before;
+    assert!(
+        examined <= 20_000,
+        "20,000 sends into a full ring looked at {examined} queued messages"
+    );
+    let mut next = 0u32;
+    while next < sent {
+        while let Some(msg) = dom0.recv().unwrap() {
+            assert_eq!(msg, next.to_le_bytes());
+            next += 1;
+        }
+        agent.flush().unwrap();
+    }
+    assert_eq!(agent.flush().unwrap(), SendStatus::Sent);
+}

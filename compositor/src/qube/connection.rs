@@ -17,7 +17,7 @@ use bulkhead_protocol::{
     negotiate_capabilities,
 };
 use bulkhead_shm_transport::{
-    ArenaError, ArenaRegion, Endpoint, ImageLayout, Rect as ArenaRect, RecvError, SendError,
+    Arena, ArenaError, ArenaRegion, Endpoint, ImageLayout, Rect as ArenaRect, RecvError, SendError,
 };
 
 use crate::desktop::{
@@ -25,7 +25,7 @@ use crate::desktop::{
     WindowMode,
 };
 use crate::input::route::QubeInput;
-use crate::render::content::{ContentError, FrameSource, PixelFormat};
+use crate::render::content::{ArenaPixels, ContentError, FrameSource, PixelFormat};
 use crate::state::{Dom0, FrameError};
 
 /// What dom0 offers every agent.
@@ -109,8 +109,8 @@ pub enum Violation {
         /// The frame's serial.
         serial: u32,
     },
-    /// The qube's windows would need more dom0 pixel memory than its whole arena: a
-    /// well-behaved agent's current frames all live in its arena at once.
+    /// The qube's current frames would take more than its whole arena: a well-behaved
+    /// agent's current frames all live in its arena at once.
     #[error("windows need {needed} bytes of pixels, over the qube's budget of {budget}")]
     PixelBudget {
         /// Bytes all of the qube's current frames would take.
@@ -195,7 +195,7 @@ pub struct Connection {
     to_wire: HashMap<WindowId, WireId>,
     /// Size dom0 last configured a window to, when it differed from the guest's.
     configured: HashMap<WireId, Size>,
-    /// Bytes of dom0's copy of each window's current frame, and their sum.
+    /// Bytes of each window's current frame, and their sum.
     frame_bytes: HashMap<WireId, u64>,
     total_frame_bytes: u64,
     pending_frames: Vec<PendingFrame>,
@@ -586,8 +586,9 @@ impl Connection {
         Ok(false)
     }
 
-    /// A new frame: the buffer must lie in this qube's arena; only the damaged rectangles
-    /// are read from it (once), and the frame is acknowledged after dom0 has drawn it.
+    /// A new frame: the buffer must lie in this qube's arena; dom0 renders from it in place
+    /// (only the damaged rectangles are redrawn), and the frame is acknowledged after dom0
+    /// has drawn it into its output.
     fn damage(
         &mut self,
         dom0: &mut Dom0,
@@ -607,8 +608,8 @@ impl Connection {
             .endpoint
             .arena()
             .region(buffer.offset, buffer.byte_len())?;
-        // dom0 keeps a packed copy of each window's current frame: all of them together
-        // may not exceed the arena they are copied from.
+        // dom0 shows each window's current frame from the arena: all of them together
+        // cannot exceed the arena they live in (a bound on what a qube makes dom0 render).
         let bytes = u64::from(buffer.width) * u64::from(buffer.height) * 4;
         let old = self.frame_bytes.get(&window).copied().unwrap_or(0);
         let needed = self.total_frame_bytes - old + bytes;
@@ -616,7 +617,11 @@ impl Connection {
         if needed > budget {
             return Err(Violation::PixelBudget { needed, budget });
         }
-        let frame = ArenaFrame { region, buffer };
+        let frame = ArenaFrame {
+            arena: self.endpoint.arena(),
+            region,
+            buffer,
+        };
         let damage: Vec<Rect> = rects.iter().map(model_rect).collect();
         let shown = dom0.commit_frame(self.qube, id, frame, &damage)?;
         self.frame_bytes.insert(window, bytes);
@@ -671,6 +676,7 @@ fn clamp_i32(v: u32) -> i32 {
 
 /// A frame straight from the qube's buffer in the arena.
 struct ArenaFrame<'a> {
+    arena: &'a Arena,
     region: ArenaRegion<'a>,
     buffer: BufferDesc,
 }
@@ -703,7 +709,7 @@ impl FrameSource for ArenaFrame<'_> {
 
     fn validate(&self) -> Result<(), ContentError> {
         // The region was cut to exactly stride × height bytes; the decoder checked the
-        // stride against the width. Nothing is read until `copy_rect`, which checks again.
+        // stride against the width. The image made over it (or `copy_rect`) checks again.
         Ok(())
     }
 
@@ -723,5 +729,15 @@ impl FrameSource for ArenaFrame<'_> {
         self.region
             .read_rect(&self.layout(), rect, dst, dst_stride)?;
         Ok(())
+    }
+
+    fn arena(&self) -> Option<ArenaPixels> {
+        Some(ArenaPixels {
+            arena: self.arena.clone(),
+            offset: self.buffer.offset,
+            len: self.buffer.byte_len(),
+            layout: self.layout(),
+            format: self.format(),
+        })
     }
 }

@@ -38,7 +38,7 @@ use crate::desktop::{ModelEvent, QubeId};
 use crate::input::route::QubeInput;
 use crate::state::State;
 
-/// How often dom0 acknowledges frames: a 60 Hz refresh.
+/// How often dom0 acknowledges frames by default: a 60 Hz refresh.
 pub const REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_micros(16_667);
 
 /// `qube-<name>.sock` in `dir`: where the agent of qube `name` connects.
@@ -56,7 +56,7 @@ struct Link {
 }
 
 /// Every qube connection, and the sockets agents connect to.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct QubeLinks {
     config: Config,
     links: HashMap<QubeId, Link>,
@@ -71,6 +71,15 @@ pub struct QubeLinks {
     /// When frames were last acknowledged, and whether a timer will acknowledge the next.
     pub(crate) last_present: Option<std::time::Instant>,
     pub(crate) present_armed: bool,
+    /// Shortest time between two acknowledgements ([`REFRESH_INTERVAL`] unless set with
+    /// [`QubeLinks::set_refresh_interval`]; zero: as soon as the frame is drawn).
+    pub(crate) refresh_interval: std::time::Duration,
+}
+
+impl Default for QubeLinks {
+    fn default() -> Self {
+        QubeLinks::new(Config::default())
+    }
 }
 
 impl QubeLinks {
@@ -86,7 +95,14 @@ impl QubeLinks {
             wake: None,
             last_present: None,
             present_armed: false,
+            refresh_interval: REFRESH_INTERVAL,
         }
+    }
+
+    /// Acknowledges frames at most once per `interval` (zero: each as soon as it is drawn,
+    /// for benchmarks measuring the frame path rather than a display's refresh).
+    pub fn set_refresh_interval(&mut self, interval: std::time::Duration) {
+        self.refresh_interval = interval;
     }
 
     /// Whether `qube` has a live connection.

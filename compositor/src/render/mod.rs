@@ -22,13 +22,14 @@ use smithay::backend::renderer::element::memory::{
     MemoryRenderBuffer, MemoryRenderBufferRenderElement,
 };
 use smithay::backend::renderer::element::solid::{SolidColorBuffer, SolidColorRenderElement};
+use smithay::backend::renderer::element::texture::TextureRenderElement;
 use smithay::backend::renderer::element::{Kind, render_elements};
-use smithay::backend::renderer::{Color32F, ImportMem, Renderer};
+use smithay::backend::renderer::{Color32F, ImportMem, Renderer, RendererSuper};
 use smithay::utils::{Logical, Physical, Point as SPoint, Rectangle, Transform};
 
 use crate::desktop::{Desktop, Rect, WindowId};
 use crate::notice::NoticeView;
-use content::{ContentSource, WindowContent};
+use content::{ContentRenderer, ContentSource, WindowContent};
 use text::TitleFont;
 
 /// What dom0 appends to every qube's `[name]` while agents run as host processes.
@@ -45,8 +46,10 @@ render_elements! {
     pub FrameElement<R> where R: ImportMem;
     /// A border strip, title bar or underlay.
     Solid = SolidColorRenderElement,
-    /// Guest content or title text.
+    /// Title text, notices, or guest content copied into dom0 memory.
     Memory = MemoryRenderBufferRenderElement<R>,
+    /// Guest content read in place from the qube's arena (pixman renderer).
+    Texture = TextureRenderElement<<R as RendererSuper>::TextureId>,
 }
 
 impl<R: Renderer + ImportMem> std::fmt::Debug for FrameElement<R> {
@@ -54,6 +57,7 @@ impl<R: Renderer + ImportMem> std::fmt::Debug for FrameElement<R> {
         match self {
             FrameElement::Solid(e) => e.fmt(f),
             FrameElement::Memory(e) => e.fmt(f),
+            FrameElement::Texture(e) => e.fmt(f),
             FrameElement::_GenericCatcher(_) => f.write_str("_GenericCatcher"),
         }
     }
@@ -159,7 +163,7 @@ impl Scene {
         theme: &Theme,
     ) -> Vec<FrameElement<R>>
     where
-        R: Renderer + ImportMem,
+        R: ContentRenderer,
         R::TextureId: Send + Clone + 'static,
     {
         let frames = desktop.visible_frames();
@@ -235,24 +239,39 @@ impl Scene {
 
             // The guest's pixels, cut to the content rectangle, over an opaque underlay.
             let c = geo.content;
-            if let Some(ContentSource::Memory(buffer)) =
-                self.contents.get(&window.id()).map(WindowContent::source)
-            {
-                let size = self.contents[&window.id()].size();
+            if let Some(content) = self.contents.get_mut(&window.id()) {
+                let size = content.size();
                 let (w, h) = (size.w.min(c.w), size.h.min(c.h));
                 let src = Rectangle::<f64, Logical>::from_size((f64::from(w), f64::from(h)).into());
-                match MemoryRenderBufferRenderElement::from_buffer(
-                    renderer,
-                    physical_f64(c),
-                    buffer,
-                    None,
-                    Some(src),
-                    Some((w, h).into()),
-                    Kind::Unspecified,
-                ) {
-                    Ok(e) => out.push(FrameElement::Memory(e)),
+                let in_place = match content.source() {
+                    ContentSource::Arena(arena) => {
+                        renderer.arena_element(arena, physical_f64(c), src, (w, h).into())
+                    }
+                    ContentSource::Memory(_) => None,
+                };
+                let element = match in_place {
+                    Some(e) => Ok(FrameElement::Texture(e)),
+                    None => content
+                        .memory()
+                        .map_err(|e| format!("{e}"))
+                        .and_then(|buffer| {
+                            MemoryRenderBufferRenderElement::from_buffer(
+                                renderer,
+                                physical_f64(c),
+                                buffer,
+                                None,
+                                Some(src),
+                                Some((w, h).into()),
+                                Kind::Unspecified,
+                            )
+                            .map_err(|e| format!("{e:?}"))
+                        })
+                        .map(FrameElement::Memory),
+                };
+                match element {
+                    Ok(e) => out.push(e),
                     Err(err) => {
-                        tracing::error!(window = ?window.id(), ?err, "content upload failed")
+                        tracing::error!(window = ?window.id(), %err, "content not drawn")
                     }
                 }
             }

@@ -110,7 +110,8 @@ pub const HUGE_PAGE_SIZE: usize = 2 << 20;
 #[derive(Debug)]
 pub struct GuestRam {
     mem: GuestMemoryMmap,
-    /// `(host address, length)` of every mapping, for `munmap`.
+    /// `(host address, length)` of every mapping (guest RAM and the reserved, inaccessible
+    /// space around it), for `munmap`.
     maps: Vec<(usize, usize)>,
 }
 
@@ -137,36 +138,47 @@ impl Drop for GuestRam {
 const RAM_PROT: i32 = libc::PROT_READ | libc::PROT_WRITE;
 const RAM_FLAGS: i32 = libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_PRIVATE;
 
-/// Maps `len` bytes of anonymous memory at a [`HUGE_PAGE_SIZE`]-aligned address: maps
-/// `len + 2 MiB` and unmaps the unaligned head and the tail.
-fn map_aligned(len: usize) -> std::io::Result<usize> {
+/// Reserves `len + 2 MiB` of address space (`PROT_NONE`, no memory) and makes its first
+/// [`HUGE_PAGE_SIZE`]-aligned `len` bytes readable and writable. Returns the reservation
+/// `(start, length)` (what to unmap) and the aligned address.
+///
+/// The unaligned head and the tail stay reserved, inaccessible, rather than unmapped: unmapped,
+/// the next mapping (a thread stack, placed top-down right below) would end on the 2 MiB
+/// boundary where guest RAM starts, and with transparent huge pages set to `always` the host
+/// would back that stack with a 2 MiB page.
+fn map_aligned(len: usize) -> std::io::Result<((usize, usize), usize)> {
     let total = len
         .checked_add(HUGE_PAGE_SIZE)
         .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOMEM))?;
-    // SAFETY: a fresh anonymous mapping at an address the kernel picks; nothing aliases it.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), total, RAM_PROT, RAM_FLAGS, -1, 0) };
+    // SAFETY: a fresh anonymous reservation at an address the kernel picks; nothing aliases it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            total,
+            libc::PROT_NONE,
+            RAM_FLAGS,
+            -1,
+            0,
+        )
+    };
     if p == libc::MAP_FAILED {
         return Err(std::io::Error::last_os_error());
     }
     let start = p as usize;
     let aligned = start.next_multiple_of(HUGE_PAGE_SIZE);
-    let head = aligned - start;
-    let tail = total - head - len;
-    if head > 0 {
-        // SAFETY: `p..p + head` lies inside the mapping just made, before the part that is
-        // kept (`aligned..aligned + len`); nothing refers to it.
-        unsafe { libc::munmap(p, head) };
-    }
-    if tail > 0 {
-        // SAFETY: `aligned + len..start + total` lies inside the mapping just made, after the
-        // part that is kept; nothing refers to it.
-        unsafe { libc::munmap((aligned + len) as *mut libc::c_void, tail) };
+    // SAFETY: `aligned..aligned + len` lies inside the reservation just made (`aligned - start`
+    // is below 2 MiB); nothing refers to it yet.
+    if unsafe { libc::mprotect(aligned as *mut libc::c_void, len, RAM_PROT) } != 0 {
+        let err = std::io::Error::last_os_error();
+        // SAFETY: the reservation just made, unused.
+        unsafe { libc::munmap(p, total) };
+        return Err(err);
     }
     // Only advice: without transparent huge pages (or with them disabled) the memory works
     // the same with 4 KiB pages, so a refusal is not an error.
-    // SAFETY: `aligned..aligned + len` is the mapping kept above; advice changes no contents.
+    // SAFETY: `aligned..aligned + len` is inside the reservation; advice changes no contents.
     unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
-    Ok(aligned)
+    Ok(((start, total), aligned))
 }
 
 /// Maps `mem_size` bytes of anonymous, private guest memory (see [`GuestRam`]).
@@ -182,8 +194,8 @@ pub fn create_guest_memory(mem_size: u64) -> Result<GuestRam, MemoryError> {
     };
     for (start, len) in ram_ranges(mem_size) {
         let len = usize::try_from(len).map_err(|_| MemoryError::TooLarge(mem_size))?;
-        let addr = map_aligned(len).map_err(MemoryError::Map)?;
-        guard.maps.push((addr, len));
+        let (reservation, addr) = map_aligned(len).map_err(MemoryError::Map)?;
+        guard.maps.push(reservation);
         // SAFETY: `addr..addr + len` is the live anonymous mapping just made with exactly
         // these protections and flags; `GuestRam` owns it and outlives the region.
         let region = unsafe { MmapRegion::build_raw(addr as *mut u8, len, RAM_PROT, RAM_FLAGS) }

@@ -1,6 +1,6 @@
 //! Guest physical memory: the fixed layout every qube boots with, and the anonymous mapping
 //! that backs it. The memory belongs to the VMM process alone; it is unmapped (and so given
-//! back to the host) when the [`GuestMemoryMmap`] is dropped.
+//! back to the host) when the [`GuestRam`] is dropped.
 //!
 //! The map (see `DESIGN.md` beside this crate for the whole picture):
 //!
@@ -18,7 +18,10 @@
 //! | `0xc000_0000`..`4 GiB`    | 32-bit MMIO hole: PCI BARs, IOAPIC, LAPIC             |
 //! | `4 GiB`..                 | RAM above 3 GiB, when the qube has that much          |
 
-use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
+use vm_memory::{
+    GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap,
+    MmapRegion,
+};
 
 /// GDT location.
 pub const GDT_START: GuestAddress = GuestAddress(0x500);
@@ -66,8 +69,17 @@ pub enum MemoryError {
     #[error("guest memory of {0} bytes is below the minimum of {MIN_MEM_SIZE} bytes")]
     TooSmall(u64),
     /// The host refused the mapping.
-    #[error("cannot map guest memory")]
-    Map(#[source] vm_memory::mmap::FromRangesError),
+    #[error("cannot map guest memory (too little host memory or address space?)")]
+    Map(#[source] std::io::Error),
+    /// More memory than this host's address space can map.
+    #[error("guest memory of {0} bytes cannot be mapped on this host")]
+    TooLarge(u64),
+    /// vm-memory refused the mapping as a region.
+    #[error("cannot use the guest memory mapping")]
+    Region(#[source] vm_memory::mmap::MmapRegionError),
+    /// vm-memory refused the set of regions.
+    #[error("cannot arrange the guest memory regions")]
+    Regions(#[source] vm_memory::GuestRegionCollectionError),
 }
 
 /// The RAM ranges of a guest with `mem_size` bytes: below the MMIO hole, and the rest above
@@ -83,16 +95,115 @@ pub fn ram_ranges(mem_size: u64) -> Vec<(GuestAddress, u64)> {
     }
 }
 
-/// Maps `mem_size` bytes of anonymous, private guest memory.
-pub fn create_guest_memory(mem_size: u64) -> Result<GuestMemoryMmap, MemoryError> {
+/// Host alignment of guest RAM: one x86_64 huge page.
+pub const HUGE_PAGE_SIZE: usize = 2 << 20;
+
+/// Guest RAM: its regions as a [`GuestMemoryMmap`] (what every user reads and writes through,
+/// by `Deref`), over anonymous private mappings this value owns and unmaps when dropped.
+///
+/// Each region is mapped at a 2 MiB-aligned host address and marked `MADV_HUGEPAGE`. Guest
+/// regions start on 2 MiB boundaries too, so host and guest addresses agree modulo 2 MiB, which
+/// KVM needs before it maps guest memory with 2 MiB pages in its nested page tables (when the
+/// host backs the range with transparent huge pages). A plain `mmap` is only 4 KiB-aligned:
+/// then every first touch of a 4 KiB guest page is a separate nested page fault, a VM exit
+/// (DESIGN.md, boot timing: this was most of the bzImage decompressor's extra time).
+#[derive(Debug)]
+pub struct GuestRam {
+    mem: GuestMemoryMmap,
+    /// `(host address, length)` of every mapping (guest RAM and the reserved, inaccessible
+    /// space around it), for `munmap`.
+    maps: Vec<(usize, usize)>,
+}
+
+impl std::ops::Deref for GuestRam {
+    type Target = GuestMemoryMmap;
+
+    fn deref(&self) -> &GuestMemoryMmap {
+        &self.mem
+    }
+}
+
+impl Drop for GuestRam {
+    fn drop(&mut self) {
+        for &(addr, len) in &self.maps {
+            // SAFETY: `addr..addr + len` is a mapping this value created and owns alone; the
+            // regions in `self.mem` that point into it were built with `build_raw` (they never
+            // unmap) and are dropped right after this, unused: `&mut self` means no borrow of
+            // guest memory is alive.
+            unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+        }
+    }
+}
+
+const RAM_PROT: i32 = libc::PROT_READ | libc::PROT_WRITE;
+const RAM_FLAGS: i32 = libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_PRIVATE;
+
+/// Reserves `len + 2 MiB` of address space (`PROT_NONE`, no memory) and makes its first
+/// [`HUGE_PAGE_SIZE`]-aligned `len` bytes readable and writable. Returns the reservation
+/// `(start, length)` (what to unmap) and the aligned address.
+///
+/// The unaligned head and the tail stay reserved, inaccessible, rather than unmapped: unmapped,
+/// the next mapping (a thread stack, placed top-down right below) would end on the 2 MiB
+/// boundary where guest RAM starts, and with transparent huge pages set to `always` the host
+/// would back that stack with a 2 MiB page.
+fn map_aligned(len: usize) -> std::io::Result<((usize, usize), usize)> {
+    let total = len
+        .checked_add(HUGE_PAGE_SIZE)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOMEM))?;
+    // SAFETY: a fresh anonymous reservation at an address the kernel picks; nothing aliases it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            total,
+            libc::PROT_NONE,
+            RAM_FLAGS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    let start = p as usize;
+    let aligned = start.next_multiple_of(HUGE_PAGE_SIZE);
+    // SAFETY: `aligned..aligned + len` lies inside the reservation just made (`aligned - start`
+    // is below 2 MiB); nothing refers to it yet.
+    if unsafe { libc::mprotect(aligned as *mut libc::c_void, len, RAM_PROT) } != 0 {
+        let err = std::io::Error::last_os_error();
+        // SAFETY: the reservation just made, unused.
+        unsafe { libc::munmap(p, total) };
+        return Err(err);
+    }
+    // Only advice: without transparent huge pages (or with them disabled) the memory works
+    // the same with 4 KiB pages, so a refusal is not an error.
+    // SAFETY: `aligned..aligned + len` is inside the reservation; advice changes no contents.
+    unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+    Ok(((start, total), aligned))
+}
+
+/// Maps `mem_size` bytes of anonymous, private guest memory (see [`GuestRam`]).
+pub fn create_guest_memory(mem_size: u64) -> Result<GuestRam, MemoryError> {
     if mem_size < MIN_MEM_SIZE {
         return Err(MemoryError::TooSmall(mem_size));
     }
-    let ranges: Vec<(GuestAddress, usize)> = ram_ranges(mem_size)
-        .into_iter()
-        .map(|(start, len)| (start, usize::try_from(len).unwrap_or(usize::MAX)))
-        .collect();
-    GuestMemoryMmap::from_ranges(&ranges).map_err(MemoryError::Map)
+    let mut regions = Vec::new();
+    // On an error `guard` is dropped with what was mapped so far, and unmaps it.
+    let mut guard = GuestRam {
+        mem: GuestMemoryMmap::default(),
+        maps: Vec::new(),
+    };
+    for (start, len) in ram_ranges(mem_size) {
+        let len = usize::try_from(len).map_err(|_| MemoryError::TooLarge(mem_size))?;
+        let (reservation, addr) = map_aligned(len).map_err(MemoryError::Map)?;
+        guard.maps.push(reservation);
+        // SAFETY: `addr..addr + len` is the live anonymous mapping just made with exactly
+        // these protections and flags; `GuestRam` owns it and outlives the region.
+        let region = unsafe { MmapRegion::build_raw(addr as *mut u8, len, RAM_PROT, RAM_FLAGS) }
+            .map_err(MemoryError::Region)?;
+        regions.push(GuestRegionMmap::new(region, start).ok_or(MemoryError::TooLarge(mem_size))?);
+    }
+    guard.mem = GuestMemoryMmap::from_regions(regions).map_err(MemoryError::Regions)?;
+    Ok(guard)
 }
 
 /// Overwrites every resident page of guest RAM with zeros; returns the bytes wiped. Call
@@ -189,6 +300,17 @@ mod tests {
         mem.read_slice(&mut back[..100], GuestAddress(0x1ff_0000))
             .unwrap();
         assert_eq!(back[..100], [0; 100]);
+    }
+
+    #[test]
+    fn ram_is_huge_page_aligned_on_the_host() {
+        let mem = create_guest_memory(5 << 30).unwrap();
+        assert_eq!(mem.num_regions(), 2);
+        for region in mem.iter() {
+            let host = region.as_ptr() as usize;
+            assert_eq!(host % HUGE_PAGE_SIZE, 0, "{host:#x}");
+            assert_eq!(region.start_addr().0 % HUGE_PAGE_SIZE as u64, 0);
+        }
     }
 
     #[test]

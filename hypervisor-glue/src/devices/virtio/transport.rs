@@ -13,6 +13,7 @@ use vm_memory::GuestMemoryMmap;
 use vmm_sys_util::eventfd::EventFd;
 
 use crate::devices::{BusDevice, DeviceEvent};
+use crate::memory::GuestRam;
 use crate::pci::{Bar, ConfigError, ConfigSpace, Identity, PciDevice};
 
 /// Size of BAR 0.
@@ -63,7 +64,7 @@ pub struct VirtioPciDevice<B: VirtioBackend> {
     backend: B,
     config: ConfigSpace,
     bar: Bar,
-    mem: Arc<GuestMemoryMmap>,
+    mem: Arc<GuestRam>,
     irq: EventFd,
     queues: Vec<Queue>,
     device_feature_select: u32,
@@ -98,7 +99,7 @@ impl<B: VirtioBackend> VirtioPciDevice<B> {
     pub fn new(
         backend: B,
         bar_addr: u64,
-        mem: Arc<GuestMemoryMmap>,
+        mem: Arc<GuestRam>,
         irq: EventFd,
         irq_line: u8,
     ) -> Result<Self, ConfigError> {
@@ -256,7 +257,7 @@ impl<B: VirtioBackend> VirtioPciDevice<B> {
                 if let Some(q) = self.selected_queue() {
                     // `is_valid` checks the rings of a queue marked ready.
                     q.set_ready(v16 == 1);
-                    if v16 == 1 && !q.is_valid(&*mem) {
+                    if v16 == 1 && !q.is_valid(&**mem) {
                         tracing::warn!("guest enabled a virtio queue with unusable rings");
                         q.set_ready(false);
                     }
@@ -290,7 +291,7 @@ impl<B: VirtioBackend> VirtioPciDevice<B> {
             return;
         }
         if self.backend.process_queue(queue, q, &mem) {
-            let notify = q.needs_notification(&*mem).unwrap_or(true);
+            let notify = q.needs_notification(&**mem).unwrap_or(true);
             if notify {
                 self.isr |= ISR_QUEUE;
                 self.config.set_interrupt_status(true);

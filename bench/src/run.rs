@@ -385,9 +385,9 @@ impl Bench {
             "\n## Many windows: animating 256×256 windows (whole-window damage), dom0 at 60 Hz\n"
         );
         println!(
-            "| windows | dom0 CPU (% of one core) | dom0 CPU per refresh (ms) | agent CPU (% of one core) | frames/s per window (mean) |"
+            "| windows | dom0 CPU (% of one core) | dom0 CPU per refresh (ms) | agent CPU (% of one core) | frames/s per window (mean) | (slowest) |"
         );
-        println!("|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|");
         for &n in counts {
             let mut ours = self.bulkhead(60)?;
             let control = ours.control.clone().context("control socket")?;
@@ -418,17 +418,17 @@ impl Bench {
                 }
             })?;
             std::thread::sleep(Duration::from_secs(1));
-            let frames_now = |clients: &mut Vec<Proc>| -> Result<u64> {
-                let mut sum = 0;
-                for c in clients.iter_mut() {
-                    let line = c.latest_line("frames", Duration::from_secs(5))?;
-                    sum += line
-                        .split_whitespace()
-                        .nth(1)
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(0);
-                }
-                Ok(sum)
+            // Each client's newest `frames COUNT MONOTONIC_NS` line: the rate is the count's
+            // change over the client's own clock between two lines (lines come about once a
+            // second, so pairing the counts with the bench's sleep would lose up to a second).
+            let frames_now = |clients: &mut Vec<Proc>| -> Result<Vec<(u64, u128)>> {
+                clients
+                    .iter_mut()
+                    .map(|c| {
+                        let line = c.latest_line("frames", Duration::from_secs(5))?;
+                        parse_frames_line(&line).with_context(|| format!("bad line {line:?}"))
+                    })
+                    .collect()
             };
             let f0 = frames_now(&mut clients)?;
             let (dom0, agent) = (ours.procs[0].pid(), ours.procs[1].pid());
@@ -446,17 +446,30 @@ impl Bench {
             let f1 = frames_now(&mut clients)?;
             check_alive(&mut ours)?;
             let refreshes = elapsed * 60.0;
+            let rates: Vec<f64> = f0
+                .iter()
+                .zip(&f1)
+                .map(|(&(n0, t0), &(n1, t1))| {
+                    let span = t1.saturating_sub(t0) as f64 / 1e9;
+                    if span > 0.0 {
+                        n1.saturating_sub(n0) as f64 / span
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             println!(
-                "| {n} | {:.0}% | {:.2} | {:.0}% | {:.0} |",
+                "| {n} | {:.0}% | {:.2} | {:.0}% | {:.1} | {:.1} |",
                 (c1 - c0) / elapsed * 100.0,
                 (c1 - c0) * 1e3 / refreshes,
                 (a1 - a0) / elapsed * 100.0,
-                (f1.saturating_sub(f0)) as f64 / elapsed / n as f64
+                rates.iter().sum::<f64>() / rates.len().max(1) as f64,
+                rates.iter().copied().fold(f64::INFINITY, f64::min),
             );
         }
         println!(
-            "\n(frames/s per window comes from the clients' own once-a-second counts, so it \
-             is exact to about a second.)"
+            "\n(frames/s per window: each client's frame count over its own CLOCK_MONOTONIC \
+             between two of its once-a-second `frames` lines, about {seconds:?} apart.)"
         );
         Ok(())
     }
@@ -552,6 +565,17 @@ fn wait_until<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> Result
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
+}
+
+/// `frames COUNT MONOTONIC_NS` from `bench-client --mode animate`.
+fn parse_frames_line(line: &str) -> Option<(u64, u128)> {
+    let mut words = line.split_whitespace();
+    if words.next()? != "frames" {
+        return None;
+    }
+    let count = words.next()?.parse().ok()?;
+    let ns = words.next()?.parse().ok()?;
+    Some((count, ns))
 }
 
 fn monotonic_ns() -> u128 {
@@ -717,6 +741,16 @@ BULKHEAD-RESULT {"reference":"bulkhead-bzimage","ratios":[["bulkhead-bzimage",1.
         assert_eq!(cases[0].failures.len(), 1);
         assert_eq!(cases[1].median_overhead_kib, 44120.0);
         assert_eq!(cases[1].runs_ms.len(), 1);
+    }
+
+    #[test]
+    fn frames_lines_carry_count_and_time() {
+        assert_eq!(
+            parse_frames_line("frames 120 5000000000"),
+            Some((120, 5_000_000_000))
+        );
+        assert_eq!(parse_frames_line("frames 120"), None);
+        assert_eq!(parse_frames_line("ready"), None);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   `key CODE STATE MONOTONIC_NS` for every `wl_keyboard.key` (CLOCK_MONOTONIC, comparable
 //!   with the harness's clock).
 //! - `animate`: a toplevel of `--size` repainting itself whole at its frame-callback pace
-//!   until killed; prints `frames N` once a second.
+//!   until killed; prints `frames N MONOTONIC_NS` (frames so far, CLOCK_MONOTONIC) once a
+//!   second.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, reason = "the benchmark harness reads stdout")]
 
@@ -495,7 +496,7 @@ fn animate(args: &Args) -> Result<()> {
         next = 1 - index;
         count += 1;
         if last.elapsed() >= Duration::from_secs(1) {
-            println!("frames {count}");
+            println!("frames {count} {}", monotonic_ns());
             std::io::stdout().flush()?;
             last = Instant::now();
         }

@@ -216,7 +216,15 @@ impl State {
             .last_present
             .map_or(now, |t| t + self.qubes.refresh_interval);
         if due <= now {
-            self.qubes.last_present = Some(now);
+            // On a fixed grid, as a display's vblank: the timer's wake-up latency does not
+            // add up from one refresh to the next. After an idle spell of more than one
+            // interval the grid restarts now.
+            let late = now.duration_since(due);
+            self.qubes.last_present = Some(if late < self.qubes.refresh_interval {
+                due
+            } else {
+                now
+            });
             let broken = self.qubes.frames_presented();
             self.disconnect_all(broken);
             return;

@@ -91,6 +91,9 @@ pub fn color32(c: Rgb) -> Color32F {
 /// A cached, rasterised title.
 #[derive(Debug)]
 struct TitleTexture {
+    /// What it was made from: the guest's raw title (compared every frame without
+    /// formatting anything), the text colour and the bar height. The qube of a window never
+    /// changes.
     key: (String, Rgb, usize),
     buffer: MemoryRenderBuffer,
     width: i32,
@@ -187,11 +190,14 @@ impl Scene {
 
             // Title text above the title bar, the bar and borders above the content.
             if let Some(bar) = geo.title_bar {
-                let text = title_text(&qube.name, window.title(), self.host_agents);
                 let height = usize::try_from(bar.h).unwrap_or(1);
-                let key = (text, text_color, height);
-                if vis.title.as_ref().is_none_or(|t| t.key != key) {
-                    let img = self.font.rasterize(&key.0, height, TITLE_PAD, text_color);
+                let unchanged = vis.title.as_ref().is_some_and(|t| {
+                    t.key.0 == window.title() && t.key.1 == text_color && t.key.2 == height
+                });
+                if !unchanged {
+                    let key = (window.title().to_owned(), text_color, height);
+                    let text = title_text(&qube.name, window.title(), self.host_agents);
+                    let img = self.font.rasterize(&text, height, TITLE_PAD, text_color);
                     let (w, h) = (clamp_i32(img.width), clamp_i32(img.height));
                     let buffer = MemoryRenderBuffer::from_slice(
                         &img.pixels,

@@ -127,6 +127,30 @@ strip "$GG/usr/bin/bulkhead-guest-agent"
 cp -rL /usr/share/X11/xkb "$GG/usr/share/X11/xkb"
 { cat "$OUT/guest-initramfs.cpio.gz"; mkcpio "$GG" /dev/stdout | gzip -6; } > "$OUT/gui-initramfs.cpio.gz"
 
+# --- the test template for the manager's VM test (manager-e2e.sh): laid out as `bulkhead`
+# expects (templates/<name>/{template.json,root.img,vmlinuz,initrd.img}). root.img is a small
+# ext4 with busybox, the guest agent, weston-simple-shm and an init that starts the agent and
+# powers off on the ACPI power button; initrd.img is the base guest initramfs (the modules)
+# with an init that mounts root= and switches to it; the kernel is Debian's.
+TT="$CACHE/template-test-root"
+rm -rf "$TT" && mkdir -p "$TT"/{bin,sbin,dev,proc,sys,run,tmp,home,root,etc,mnt}
+cp -a "$GG/." "$TT/"
+cp "$BUSYBOX" "$TT/bin/busybox"
+cp "$HERE/template-init" "$TT/sbin/init"
+chmod +x "$TT/sbin/init"
+echo test > "$TT/etc/bulkhead-template"
+TO="$OUT/template-test"
+rm -rf "$TO" && mkdir -p "$TO"
+mkfs.ext4 -q -F -L bulkhead-test -d "$TT" "$TO/root.img" 48M
+cp "$OUT/vmlinuz" "$TO/vmlinuz"
+TI="$CACHE/template-test-initrd"
+rm -rf "$TI" && mkdir -p "$TI"
+cp "$HERE/template-initrd-init" "$TI/init"
+chmod +x "$TI/init"
+{ cat "$OUT/guest-initramfs.cpio.gz"; mkcpio "$TI" /dev/stdout | gzip -9; } > "$TO/initrd.img"
+printf '{"name":"test","description":"test template (busybox, guest agent, weston-simple-shm)","built_unix":%s}\n' \
+    "$(date +%s)" > "$TO/template.json"
+
 # --- test host initramfs -------------------------------------------------------------------
 T="$CACHE/testhost-root"
 rm -rf "$T" && mkdir -p "$T"/{bin,sbin,dev,proc,sys,tmp,lib/modules,guest,usr/bin,usr/sbin}
@@ -141,10 +165,17 @@ for m in irqbypass ccp kvm kvm-amd; do
     esac
 done
 copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-bootbench" \
-    "$TARGET/release/bulkhead-compositor" /usr/bin/socat
+    "$TARGET/release/bulkhead-compositor" "$TARGET/release/bulkhead" /usr/bin/socat /usr/sbin/mke2fs
 mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
-    "$T$TARGET/release/bulkhead-compositor" "$T/usr/bin/"
-strip "$T/usr/bin/bulkhead-vmm" "$T/usr/bin/bulkhead-bootbench" "$T/usr/bin/bulkhead-compositor"
+    "$T$TARGET/release/bulkhead-compositor" "$T$TARGET/release/bulkhead" "$T/usr/bin/"
+strip "$T/usr/bin/bulkhead-vmm" "$T/usr/bin/bulkhead-bootbench" "$T/usr/bin/bulkhead-compositor" \
+    "$T/usr/bin/bulkhead"
+# The manager formats private volumes with mkfs.ext4.
+ln -sf mke2fs "$T/usr/sbin/mkfs.ext4"
+mkdir -p "$T/etc" && cp /etc/mke2fs.conf "$T/etc/"
+cp -r "$TO" "$T/guest/template-test"
+cp "$HERE/manager-e2e.sh" "$T/usr/bin/bulkhead-manager-e2e"
+chmod +x "$T/usr/bin/bulkhead-manager-e2e"
 # The compositor's title font and keymaps.
 mkdir -p "$T/usr/share/fonts/truetype/dejavu" "$T/usr/share/X11"
 cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$T/usr/share/fonts/truetype/dejavu/"

@@ -44,6 +44,11 @@ use self::template::Template;
 /// The kernel command line of a qube (`systemd.hostname` is added per qube).
 pub const QUBE_CMDLINE: &str = "console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet";
 
+/// The VMM's own wait for the guest after the power button (`--stop-grace-secs`): longer
+/// than any `qube stop --grace`, so the manager's grace decides when a qube is killed (a slow
+/// guest, e.g. under emulation, is not cut short by the VMM's 10 s default).
+pub const VMM_STOP_GRACE_SECS: u64 = 3600;
+
 /// How long a command waits for another one that holds the state lock.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
@@ -709,6 +714,8 @@ pub fn vmm_args(
     arg(&config.mem_mib.to_string());
     arg("--console");
     arg(&dir.join("console.log").to_string_lossy());
+    arg("--stop-grace-secs");
+    arg(&VMM_STOP_GRACE_SECS.to_string());
     arg("--gui-socket");
     arg(&socket.to_string_lossy());
     arg("--disk");

@@ -138,6 +138,14 @@ fn choose_isolation(args: &Args, bin_dir: &Path) -> Result<Isolation> {
             format!("{}{how}", p.why)
         }
     };
+    if !have_template && args.mode == Mode::Vm {
+        bail!(
+            "--mode vm: there is no template {name:?} yet; build it (needs root, about 7 \
+             minutes) with `sudo {bulkhead} template build {name}`",
+            name = args.template,
+            bulkhead = bulkhead.display()
+        );
+    }
     if !have_template {
         return host(format!(
             "KVM can run VMs here ({probed}), but there is no template {name:?} yet. Build it \

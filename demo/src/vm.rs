@@ -114,7 +114,7 @@ pub fn probe(vmm: &Path, kernel: &Path, cache: Option<&Path>) -> Probe {
         let written = c
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&c, text));
+            .and_then(|()| std::fs::write(c, text));
         if let Err(e) = written {
             eprintln!(
                 "bulkhead-demo: cannot cache the KVM probe in {}: {e}",

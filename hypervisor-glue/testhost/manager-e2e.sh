@@ -26,11 +26,13 @@ wait_window() {
     done
     return 1
 }
-# Waits until the qube's console log shows $2 (at most $3 seconds).
+# Waits until a line of the qube's console log starts with $2 (at most $3 seconds). The
+# agent logs each command line it starts, so the programs below print their markers split
+# in two in their argv ("BULKHEAD-""X"): only their output matches.
 wait_console() {
     t0=$(date +%s)
     while [ $(($(date +%s) - t0)) -lt "$3" ]; do
-        grep -q "$2" "/tmp/state/qubes/$1/console.log" 2>/dev/null && return 0
+        grep -aq "^$2" "/tmp/state/qubes/$1/console.log" 2>/dev/null && return 0
         sleep 1
     done
     return 1
@@ -60,7 +62,7 @@ if [ $found = yes ]; then
     echo BULKHEAD-PNG-END
 fi
 # A write to / (the copy-on-write overlay) and one to the private volume (/home).
-bulkhead run work -- sh -c 'echo kept > /home/marker && echo written > /root-marker && sync && echo BULKHEAD-WROTE'
+bulkhead run work -- sh -c 'echo kept > /home/marker && echo written > /root-marker && sync && echo BULKHEAD-""WROTE'
 echo "BULKHEAD-MGR write rc=$?"
 wait_console work BULKHEAD-WROTE 120 && echo "BULKHEAD-MGR wrote=yes"
 echo "BULKHEAD-MGR running $(bulkhead qube list | grep '^work' | tr -s ' ')"
@@ -77,9 +79,9 @@ grep -a "BULKHEAD-BUTTON\|BULKHEAD-TEMPLATE" /tmp/state/qubes/work/console.log
 : > /tmp/state/qubes/work/console.log
 bulkhead qube start work --timeout "$limit"
 echo "BULKHEAD-MGR start rc=$?"
-bulkhead run work -- sh -c 'echo "BULKHEAD-PRIVATE $(cat /home/marker) BULKHEAD-ROOT $(cat /root-marker)"'
+bulkhead run work -- sh -c 'echo "BULKHEAD-""PRIVATE $(cat /home/marker) ROOT $(cat /root-marker)"'
 wait_console work BULKHEAD-PRIVATE 120
-grep -a "BULKHEAD-PRIVATE" /tmp/state/qubes/work/console.log | sed 's/^/BULKHEAD-MGR /'
+grep -a "^BULKHEAD-PRIVATE" /tmp/state/qubes/work/console.log | sed 's/^/BULKHEAD-MGR /'
 bulkhead qube stop work --grace 300
 echo "BULKHEAD-MGR stop2 rc=$?"
 

@@ -104,7 +104,7 @@ fn the_bulkhead_cli_runs_qubes_as_vms() {
     assert_eq!(mgr(&text, "start"), "rc=0", "{text}");
     assert_eq!(
         mgr(&text, "BULKHEAD-PRIVATE"),
-        "kept BULKHEAD-ROOT written",
+        "kept ROOT written",
         "{text}"
     );
     assert_eq!(mgr(&text, "stop2"), "rc=0", "{text}");

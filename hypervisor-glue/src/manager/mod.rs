@@ -498,19 +498,9 @@ impl Manager {
             let _ = child.try_wait();
             if !running.process.is_alive() {
                 let _lock = self.lock();
-                let log = self.qube_dir(&config.name).join("vmm.log");
-                let tail = process::log_tail(&log, 12);
-                let console = process::log_tail(&self.log_of(config, running.mode), 8);
+                let error = self.start_failed(config, running.mode);
                 self.cleanup_stopped(config)?;
-                return Err(ManagerError::StartFailed {
-                    name: config.name.clone(),
-                    log,
-                    tail: if running.mode == Mode::Vm && !console.is_empty() {
-                        format!("{tail}\n(console:)\n{console}")
-                    } else {
-                        tail
-                    },
-                });
+                return Err(error);
             }
             match self.dom0.qube(&config.name) {
                 Ok(Some(q)) if q.connected => return Ok(()),
@@ -533,6 +523,23 @@ impl Manager {
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The error for a qube whose process ended while it started: the end of its VMM log
+    /// and, for a VM, of its serial console (what the guest said before it stopped).
+    fn start_failed(&self, config: &QubeConfig, mode: Mode) -> ManagerError {
+        let log = self.qube_dir(&config.name).join("vmm.log");
+        let tail = process::log_tail(&log, 12);
+        let console = process::log_tail(&self.log_of(config, mode), 8);
+        ManagerError::StartFailed {
+            name: config.name.clone(),
+            log,
+            tail: if mode == Mode::Vm && !console.is_empty() {
+                format!("{tail}\n(console:)\n{console}")
+            } else {
+                tail
+            },
         }
     }
 

@@ -135,13 +135,20 @@ cp -rL /usr/share/X11/xkb "$GG/usr/share/X11/xkb"
 TT="$CACHE/template-test-root"
 rm -rf "$TT" && mkdir -p "$TT"/{bin,sbin,dev,proc,sys,run,tmp,home,root,etc,mnt}
 cp -a "$GG/." "$TT/"
+# The demo's other two apps (for its VM mode, demo-e2e.sh), their fonts and fontconfig.
+copy_with_libs "$TT" /usr/bin/foot /usr/bin/weston-flower
+mkdir -p "$TT/usr/share/fonts/truetype/dejavu"
+cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf \
+    "$TT/usr/share/fonts/truetype/dejavu/"
+cp -rL /etc/fonts "$TT/etc/fonts"
+echo 'root:x:0:0:root:/root:/bin/sh' > "$TT/etc/passwd"
 cp "$BUSYBOX" "$TT/bin/busybox"
 cp "$HERE/template-init" "$TT/sbin/init"
 chmod +x "$TT/sbin/init"
 echo test > "$TT/etc/bulkhead-template"
 TO="$OUT/template-test"
 rm -rf "$TO" && mkdir -p "$TO"
-mkfs.ext4 -q -F -L bulkhead-test -d "$TT" "$TO/root.img" 48M
+mkfs.ext4 -q -F -L bulkhead-test -d "$TT" "$TO/root.img" 64M
 cp "$OUT/vmlinuz" "$TO/vmlinuz"
 TI="$CACHE/template-test-initrd"
 rm -rf "$TI" && mkdir -p "$TI"
@@ -168,6 +175,14 @@ copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-boo
     "$TARGET/release/bulkhead-compositor" "$TARGET/release/bulkhead" /usr/bin/socat /usr/sbin/mke2fs
 mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
     "$T$TARGET/release/bulkhead-compositor" "$T$TARGET/release/bulkhead" "$T/usr/bin/"
+# The demo (its VM mode, demo-e2e.sh), when built.
+if [ -x "$TARGET/release/bulkhead-demo" ]; then
+    copy_with_libs "$T" "$TARGET/release/bulkhead-demo"
+    mv "$T$TARGET/release/bulkhead-demo" "$T/usr/bin/"
+    strip "$T/usr/bin/bulkhead-demo"
+fi
+cp "$HERE/demo-e2e.sh" "$T/usr/bin/bulkhead-demo-e2e"
+chmod +x "$T/usr/bin/bulkhead-demo-e2e"
 strip "$T/usr/bin/bulkhead-vmm" "$T/usr/bin/bulkhead-bootbench" "$T/usr/bin/bulkhead-compositor" \
     "$T/usr/bin/bulkhead"
 # The manager formats private volumes with mkfs.ext4.

@@ -141,6 +141,7 @@ mkdir -p "$TT/usr/share/fonts/truetype/dejavu"
 cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf \
     "$TT/usr/share/fonts/truetype/dejavu/"
 cp -rL /etc/fonts "$TT/etc/fonts"
+mkdir -p "$TT/usr/lib/locale" && cp -rL /usr/lib/locale/C.utf8 "$TT/usr/lib/locale/"  # foot wants UTF-8
 echo 'root:x:0:0:root:/root:/bin/sh' > "$TT/etc/passwd"
 cp "$BUSYBOX" "$TT/bin/busybox"
 cp "$HERE/template-init" "$TT/sbin/init"

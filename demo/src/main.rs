@@ -124,8 +124,8 @@ fn choose_isolation(args: &Args, bin_dir: &Path) -> Result<Isolation> {
         (_, None) => {
             return host(
                 "there is no stock Linux kernel to test this machine's KVM with (no template \
-                 yet, and /boot/vmlinuz-$(uname -r) is not readable; --probe-kernel PATH names \
-                 one)"
+                 yet, /boot/vmlinuz-$(uname -r) is not readable, no test-host kernel; \
+                 --probe-kernel PATH names one)"
                     .into(),
             );
         }

@@ -54,7 +54,9 @@ pub fn cache_file() -> Option<PathBuf> {
 }
 
 /// A stock kernel to boot: `explicit` if given, else the template's, else the running
-/// kernel's image in `/boot` (when readable).
+/// kernel's image (`/boot/vmlinuz-<release>`, `/boot/vmlinuz`, `/vmlinuz`), else the
+/// Debian kernel of the project's VM test host (`$BULKHEAD_CACHE/out/vmlinuz`, default
+/// `/work/vmm-cache`, made by `hypervisor-glue/testhost/build.sh`); the first readable one.
 pub fn probe_kernel(explicit: Option<&Path>, template: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = explicit {
         return Some(p.to_owned());
@@ -62,9 +64,18 @@ pub fn probe_kernel(explicit: Option<&Path>, template: Option<&Path>) -> Option<
     if let Some(t) = template.map(|t| t.join("vmlinuz")).filter(|k| k.is_file()) {
         return Some(t);
     }
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let own = PathBuf::from(format!("/boot/vmlinuz-{}", release.trim()));
-    std::fs::File::open(&own).ok().map(|_| own)
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cache = std::env::var_os("BULKHEAD_CACHE")
+        .filter(|c| !c.is_empty())
+        .map_or_else(|| PathBuf::from("/work/vmm-cache"), PathBuf::from);
+    [
+        PathBuf::from(format!("/boot/vmlinuz-{}", release.trim())),
+        PathBuf::from("/boot/vmlinuz"),
+        PathBuf::from("/vmlinuz"),
+        cache.join("out/vmlinuz"),
+    ]
+    .into_iter()
+    .find(|k| k.is_file() && std::fs::File::open(k).is_ok())
 }
 
 /// What identifies one probe's answer: the kernel image, the VMM binary and the host.

@@ -406,7 +406,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
                 started: Vec::new(),
             });
         }
-        (Isolation::Host { .. }, None) => unreachable!("host mode has an agent"),
+        (Isolation::Host { .. }, None) => bail!("host mode without a guest agent binary"),
     }
 
     // One app per qube, each started once the previous one's window is up, so that the

@@ -6,9 +6,13 @@
 //! weston-simple-shm. Headless, it writes a screenshot and prints where; nested, it runs
 //! until the window is closed or Ctrl-C.
 //!
-//! Until the VMM lands, the agents are host processes: this isolates nothing, and the demo
-//! and every window title say so. Every process runs in its own process group and is
-//! killed when the demo ends, however it ends (error, Ctrl-C, SIGTERM).
+//! Two modes, and the demo says which and why. VM mode, where this machine's KVM boots a
+//! stock Linux guest (probed once and cached, see [`vm`]) and a template exists: the qubes
+//! are VMs created and started through the `bulkhead` qube manager (`qube create`, `run`),
+//! and stopped when the demo ends. Host mode otherwise: the agents are host processes, which
+//! isolates nothing, and the demo and every window title say so. Every process runs in its
+//! own process group and is killed when the demo ends, however it ends (error, Ctrl-C,
+//! SIGTERM).
 #![forbid(unsafe_code)]
 // A command-line program: its output is for the user.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -27,8 +31,12 @@ use bulkhead_compositor::control::{Request, Response, WindowInfo, send_requests}
 use clap::{Parser, ValueEnum};
 use rustix::process::{Pid, Signal, kill_process_group};
 
-/// How long the demo waits for a process to come up before giving up.
+mod vm;
+
+/// How long the demo waits for a process to come up before giving up (host mode).
 const DEADLINE: Duration = Duration::from_secs(30);
+/// The same for an app in a VM qube (the qube has booted; the app starts inside it).
+const VM_DEADLINE: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(50);
 
 /// The Bulkhead demo: three coloured qubes running real apps.
@@ -48,6 +56,109 @@ struct Args {
     /// Where screenshots and logs go [default: <target>/demo, beside the binary's profile].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// `vm`: qubes as KVM virtual machines through `bulkhead` (needs a template); `host`:
+    /// agents as host processes (isolates nothing); `auto`: VMs when this machine's KVM boots
+    /// a stock Linux guest and the template exists.
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    mode: Mode,
+    /// The template the VM qubes run on.
+    #[arg(long, default_value = "debian-12", value_name = "NAME")]
+    template: String,
+    /// The kernel the KVM probe boots [default: the template's, else /boot/vmlinuz-$(uname -r)].
+    #[arg(long, value_name = "PATH", env = "BULKHEAD_PROBE_KERNEL")]
+    probe_kernel: Option<PathBuf>,
+    /// Seconds a VM qube may take to boot.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    boot_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Auto,
+    Vm,
+    Host,
+}
+
+/// How this run isolates its qubes, and why.
+enum Isolation {
+    /// VMs through the qube manager.
+    Vm { bulkhead: PathBuf, why: String },
+    /// Host processes.
+    Host { why: String },
+}
+
+/// Decides between VM and host mode (see [`Mode`]); a forced `--mode vm` that cannot work
+/// is an error that says why.
+fn choose_isolation(args: &Args, bin_dir: &Path) -> Result<Isolation> {
+    let host = |why: String| -> Result<Isolation> {
+        if args.mode == Mode::Vm {
+            bail!("--mode vm: {why}");
+        }
+        Ok(Isolation::Host { why })
+    };
+    if args.mode == Mode::Host {
+        return Ok(Isolation::Host {
+            why: "--mode host".into(),
+        });
+    }
+    let vmm = bin_dir.join("bulkhead-vmm");
+    let bulkhead = bin_dir.join("bulkhead");
+    for b in [&vmm, &bulkhead] {
+        if !b.is_file() {
+            return host(format!(
+                "{} is not built (scripts/run-demo builds it)",
+                b.display()
+            ));
+        }
+    }
+    let template = vm::state_dir().map(|d| d.join("templates").join(&args.template));
+    let have_template = template
+        .as_ref()
+        .is_some_and(|t| t.join("template.json").is_file());
+    let kernel = vm::probe_kernel(
+        args.probe_kernel.as_deref(),
+        template.as_deref().filter(|_| have_template),
+    );
+    let probed = match (args.mode, kernel) {
+        (Mode::Vm, _) => "--mode vm (no KVM probe)".to_owned(),
+        (_, None) => {
+            return host(
+                "there is no stock Linux kernel to test this machine's KVM with (no template \
+                 yet, /boot/vmlinuz-$(uname -r) is not readable, no test-host kernel; \
+                 --probe-kernel PATH names one)"
+                    .into(),
+            );
+        }
+        (_, Some(kernel)) => {
+            let p = vm::probe(&vmm, &kernel, vm::cache_file().as_deref());
+            let how = if p.cached { " (cached answer)" } else { "" };
+            if !p.boots {
+                return host(format!("{}{how}", p.why));
+            }
+            format!("{}{how}", p.why)
+        }
+    };
+    if !have_template && args.mode == Mode::Vm {
+        bail!(
+            "--mode vm: there is no template {name:?} yet; build it (needs root, about 7 \
+             minutes) with `sudo {bulkhead} template build {name}`",
+            name = args.template,
+            bulkhead = bulkhead.display()
+        );
+    }
+    if !have_template {
+        return host(format!(
+            "KVM can run VMs here ({probed}), but there is no template {name:?} yet. Build it \
+             (needs root, about 7 minutes): `sudo {bulkhead} template build {name}`, then run \
+             the demo again",
+            name = args.template,
+            bulkhead = bulkhead.display()
+        ));
+    }
+    Ok(Isolation::Vm {
+        bulkhead,
+        why: probed,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,12 +168,14 @@ enum Backend {
     Nested,
 }
 
-/// A qube of the demo and the app it runs.
+/// A qube of the demo and the app it runs (`note`: foot's first words, by mode).
 struct Qube {
     name: &'static str,
     label: &'static str,
     program: &'static str,
     args: &'static [&'static str],
+    /// The mode's note goes after `args` (foot's shell prints it).
+    note: bool,
 }
 
 /// In start order: each new window cascades 32 px down and right over the previous one,
@@ -77,21 +190,24 @@ const QUBES: [Qube; 3] = [
             "--window-size-pixels=720x440",
             "sh",
             "-c",
-            "printf '\\033[22;1HThis is qube \"work\" (blue label). Its agent is a host process:\\n\
-             it isolates nothing yet.\\n\\n'; exec \"${SHELL:-/bin/sh}\"",
+            "printf '\\033[22;1H%s\\n\\n' \"$1\"; exec \"${SHELL:-/bin/sh}\"",
+            "sh",
         ],
+        note: true,
     },
     Qube {
         name: "untrusted",
         label: "red",
         program: "weston-simple-shm",
         args: &[],
+        note: false,
     },
     Qube {
         name: "personal",
         label: "green",
         program: "weston-flower",
         args: &[],
+        note: false,
     },
 ];
 
@@ -142,9 +258,15 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
         .map(Path::to_path_buf)
         .context("the demo's directory")?;
     let compositor = ours(&bin_dir, "bulkhead-compositor")?;
-    let agent = ours(&bin_dir, "bulkhead-guest-agent")?;
-    for qube in &QUBES {
-        on_path(qube.program)?;
+    let isolation = choose_isolation(args, &bin_dir)?;
+    let agent = match isolation {
+        Isolation::Host { .. } => Some(ours(&bin_dir, "bulkhead-guest-agent")?),
+        Isolation::Vm { .. } => None,
+    };
+    if agent.is_some() {
+        for qube in &QUBES {
+            on_path(qube.program)?;
+        }
     }
     let out = match &args.out {
         Some(out) => out.clone(),
@@ -167,9 +289,25 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
          weston-flower"
     );
     println!();
-    println!("NOTE: in this mode the guest agents run as ordinary host processes, not in virtual");
-    println!("machines: this isolates NOTHING (every window title says \"not isolated\"). Qubes");
-    println!("become KVM virtual machines with the VMM issue; the frame path stays the same.");
+    let note = match &isolation {
+        Isolation::Vm { why, .. } => {
+            println!("MODE: virtual machines. Each qube is a KVM virtual machine on template");
+            println!(
+                "      {:?}, made and started with `bulkhead`; the demo stops them at",
+                args.template
+            );
+            println!("      the end.");
+            println!("Why:  {why}.");
+            "This is qube \"work\" (blue label), a KVM virtual machine."
+        }
+        Isolation::Host { why } => {
+            println!("MODE: host processes. The qube agents run as ordinary host processes:");
+            println!("      they isolate NOTHING (every window title says \"not isolated\").");
+            println!("      The frame path is the same as with VMs.");
+            println!("Why:  {why}.");
+            "This is qube \"work\" (blue label). Its agent is a host process: it isolates nothing."
+        }
+    };
     println!();
 
     let runtime = tempfile::Builder::new()
@@ -181,6 +319,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
     let mut procs = Processes {
         logs: logs.clone(),
         list: Vec::new(),
+        deadline: DEADLINE,
     };
 
     let has_display =
@@ -194,13 +333,18 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
         let mut command = Command::new(&compositor);
         command
             .args(["--backend", if nested { "winit" } else { "headless" }])
-            .args(["--host-agents", "--size", "1280x800"])
+            .args(["--size", "1280x800"])
             .arg("--control-socket")
             .arg(&control)
             .arg("--qube-socket-dir")
             .arg(runtime.path().join("qubes"));
-        for q in &QUBES {
-            command.arg("--qube").arg(format!("{}:{}", q.name, q.label));
+        if agent.is_some() {
+            // Host mode: dom0 knows the qubes from the start and marks them not isolated.
+            // In VM mode the qube manager declares each qube when it starts it.
+            command.arg("--host-agents");
+            for q in &QUBES {
+                command.arg("--qube").arg(format!("{}:{}", q.name, q.label));
+            }
         }
         if std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "info");
@@ -236,43 +380,52 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
         control.display()
     );
 
-    for q in &QUBES {
-        let dir = runtime.path().join(q.name);
-        fs::create_dir(&dir)?;
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
-        let mut command = Command::new(&agent);
-        qube_env(&mut command, &dir);
-        command
-            .arg("--connect")
-            .arg(
-                runtime
-                    .path()
-                    .join("qubes")
-                    .join(format!("qube-{}.sock", q.name)),
-            )
-            .arg("--wayland-display")
-            .arg(dir.join("wayland-0"));
-        procs.spawn(&format!("agent-{}", q.name), command)?;
-    }
-    for q in &QUBES {
-        let socket = runtime.path().join(q.name).join("wayland-0");
-        procs.wait_for(stop, &format!("{}'s agent", q.name), |_| {
-            if socket.exists() {
-                Ok(())
-            } else {
-                Err("no Wayland socket yet".into())
-            }
-        })?;
+    let argv = |q: &Qube| -> Vec<String> {
+        let mut argv: Vec<String> = std::iter::once(q.program)
+            .chain(q.args.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        if q.note {
+            argv.push(note.to_owned());
+        }
+        argv
+    };
+    // Declared after `procs`, so dropped first: the qubes stop before the compositor goes.
+    let mut manager = None;
+    match (&isolation, &agent) {
+        (Isolation::Host { .. }, Some(agent)) => {
+            start_host_agents(&mut procs, stop, runtime.path(), agent)?;
+        }
+        (Isolation::Vm { bulkhead, .. }, _) => {
+            procs.deadline = VM_DEADLINE;
+            manager = Some(vm::Manager {
+                bulkhead: bulkhead.clone(),
+                control: control.clone(),
+                template: args.template.clone(),
+                boot_secs: args.boot_timeout,
+                started: Vec::new(),
+            });
+        }
+        (Isolation::Host { .. }, None) => bail!("host mode without a guest agent binary"),
     }
 
     // One app per qube, each started once the previous one's window is up, so that the
     // windows stack in a known order.
     for q in &QUBES {
-        let dir = runtime.path().join(q.name);
-        let mut command = Command::new(q.program);
-        qube_env(&mut command, &dir);
-        command.env("WAYLAND_DISPLAY", "wayland-0").args(q.args);
-        procs.spawn(&format!("{}-{}", q.name, q.program), command)?;
+        match manager.as_mut() {
+            Some(m) => {
+                println!("starting qube {} (a VM) and {} in it …", q.name, q.program);
+                m.run(q.name, q.label, &argv(q)).map_err(|e| anyhow!(e))?;
+            }
+            None => {
+                let dir = runtime.path().join(q.name);
+                let argv = argv(q);
+                let mut command = Command::new(&argv[0]);
+                qube_env(&mut command, &dir);
+                command.env("WAYLAND_DISPLAY", "wayland-0").args(&argv[1..]);
+                procs.spawn(&format!("{}-{}", q.name, q.program), command)?;
+            }
+        }
         procs.wait_for(
             stop,
             &format!("{}'s window in {}", q.program, q.name),
@@ -331,6 +484,40 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Host mode: one guest agent per qube as a host process, connected to the socket the
+/// compositor opened for it; returns once every agent's Wayland socket is there.
+fn start_host_agents(
+    procs: &mut Processes,
+    stop: &AtomicBool,
+    runtime: &Path,
+    agent: &Path,
+) -> Result<()> {
+    for q in &QUBES {
+        let dir = runtime.join(q.name);
+        fs::create_dir(&dir)?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        let mut command = Command::new(agent);
+        qube_env(&mut command, &dir);
+        command
+            .arg("--connect")
+            .arg(runtime.join("qubes").join(format!("qube-{}.sock", q.name)))
+            .arg("--wayland-display")
+            .arg(dir.join("wayland-0"));
+        procs.spawn(&format!("agent-{}", q.name), command)?;
+    }
+    for q in &QUBES {
+        let socket = runtime.join(q.name).join("wayland-0");
+        procs.wait_for(stop, &format!("{}'s agent", q.name), |_| {
+            if socket.exists() {
+                Ok(())
+            } else {
+                Err("no Wayland socket yet".into())
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// One of the workspace's binaries, beside the demo's own.
@@ -422,6 +609,8 @@ struct ProcessId(usize);
 struct Processes {
     logs: PathBuf,
     list: Vec<(String, Child, bool)>,
+    /// How long [`Processes::wait_for`] waits.
+    deadline: Duration,
 }
 
 impl Processes {
@@ -465,14 +654,15 @@ impl Processes {
     }
 
     /// Polls `check` until it succeeds; fails on a signal, when a service exits, or after
-    /// [`DEADLINE`].
+    /// `self.deadline`.
     fn wait_for<T>(
         &mut self,
         stop: &AtomicBool,
         what: &str,
         mut check: impl FnMut(&mut Self) -> Result<T, String>,
     ) -> Result<T> {
-        let end = Instant::now() + DEADLINE;
+        let deadline = self.deadline;
+        let end = Instant::now() + deadline;
         loop {
             let last = match check(self) {
                 Ok(value) => return Ok(value),
@@ -488,7 +678,7 @@ impl Processes {
                 );
             }
             if Instant::now() >= end {
-                bail!("gave up waiting for {what} after {DEADLINE:?}: {last}");
+                bail!("gave up waiting for {what} after {deadline:?}: {last}");
             }
             std::thread::sleep(POLL);
         }

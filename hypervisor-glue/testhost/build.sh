@@ -127,6 +127,38 @@ strip "$GG/usr/bin/bulkhead-guest-agent"
 cp -rL /usr/share/X11/xkb "$GG/usr/share/X11/xkb"
 { cat "$OUT/guest-initramfs.cpio.gz"; mkcpio "$GG" /dev/stdout | gzip -6; } > "$OUT/gui-initramfs.cpio.gz"
 
+# --- the test template for the manager's VM test (manager-e2e.sh): laid out as `bulkhead`
+# expects (templates/<name>/{template.json,root.img,vmlinuz,initrd.img}). root.img is a small
+# ext4 with busybox, the guest agent, weston-simple-shm and an init that starts the agent and
+# powers off on the ACPI power button; initrd.img is the base guest initramfs (the modules)
+# with an init that mounts root= and switches to it; the kernel is Debian's.
+TT="$CACHE/template-test-root"
+rm -rf "$TT" && mkdir -p "$TT"/{bin,sbin,dev,proc,sys,run,tmp,home,root,etc,mnt}
+cp -a "$GG/." "$TT/"
+# The demo's other two apps (for its VM mode, demo-e2e.sh), their fonts and fontconfig.
+copy_with_libs "$TT" /usr/bin/foot /usr/bin/weston-flower
+mkdir -p "$TT/usr/share/fonts/truetype/dejavu"
+cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf \
+    "$TT/usr/share/fonts/truetype/dejavu/"
+cp -rL /etc/fonts "$TT/etc/fonts"
+mkdir -p "$TT/usr/lib/locale" && cp -rL /usr/lib/locale/C.utf8 "$TT/usr/lib/locale/"  # foot wants UTF-8
+echo 'root:x:0:0:root:/root:/bin/sh' > "$TT/etc/passwd"
+cp "$BUSYBOX" "$TT/bin/busybox"
+cp "$HERE/template-init" "$TT/sbin/init"
+chmod +x "$TT/sbin/init"
+echo test > "$TT/etc/bulkhead-template"
+TO="$OUT/template-test"
+rm -rf "$TO" && mkdir -p "$TO"
+mkfs.ext4 -q -F -L bulkhead-test -d "$TT" "$TO/root.img" 64M
+cp "$OUT/vmlinuz" "$TO/vmlinuz"
+TI="$CACHE/template-test-initrd"
+rm -rf "$TI" && mkdir -p "$TI"
+cp "$HERE/template-initrd-init" "$TI/init"
+chmod +x "$TI/init"
+{ cat "$OUT/guest-initramfs.cpio.gz"; mkcpio "$TI" /dev/stdout | gzip -9; } > "$TO/initrd.img"
+printf '{"name":"test","description":"test template (busybox, guest agent, weston-simple-shm)","built_unix":%s}\n' \
+    "$(date +%s)" > "$TO/template.json"
+
 # --- test host initramfs -------------------------------------------------------------------
 T="$CACHE/testhost-root"
 rm -rf "$T" && mkdir -p "$T"/{bin,sbin,dev,proc,sys,tmp,lib/modules,guest,usr/bin,usr/sbin}
@@ -141,10 +173,25 @@ for m in irqbypass ccp kvm kvm-amd; do
     esac
 done
 copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-bootbench" \
-    "$TARGET/release/bulkhead-compositor" /usr/bin/socat
+    "$TARGET/release/bulkhead-compositor" "$TARGET/release/bulkhead" /usr/bin/socat /usr/sbin/mke2fs
 mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
-    "$T$TARGET/release/bulkhead-compositor" "$T/usr/bin/"
-strip "$T/usr/bin/bulkhead-vmm" "$T/usr/bin/bulkhead-bootbench" "$T/usr/bin/bulkhead-compositor"
+    "$T$TARGET/release/bulkhead-compositor" "$T$TARGET/release/bulkhead" "$T/usr/bin/"
+# The demo (its VM mode, demo-e2e.sh), when built.
+if [ -x "$TARGET/release/bulkhead-demo" ]; then
+    copy_with_libs "$T" "$TARGET/release/bulkhead-demo"
+    mv "$T$TARGET/release/bulkhead-demo" "$T/usr/bin/"
+    strip "$T/usr/bin/bulkhead-demo"
+fi
+cp "$HERE/demo-e2e.sh" "$T/usr/bin/bulkhead-demo-e2e"
+chmod +x "$T/usr/bin/bulkhead-demo-e2e"
+strip "$T/usr/bin/bulkhead-vmm" "$T/usr/bin/bulkhead-bootbench" "$T/usr/bin/bulkhead-compositor" \
+    "$T/usr/bin/bulkhead"
+# The manager formats private volumes with mkfs.ext4.
+ln -sf mke2fs "$T/usr/sbin/mkfs.ext4"
+mkdir -p "$T/etc" && cp /etc/mke2fs.conf "$T/etc/"
+cp -r "$TO" "$T/guest/template-test"
+cp "$HERE/manager-e2e.sh" "$T/usr/bin/bulkhead-manager-e2e"
+chmod +x "$T/usr/bin/bulkhead-manager-e2e"
 # The compositor's title font and keymaps.
 mkdir -p "$T/usr/share/fonts/truetype/dejavu" "$T/usr/share/X11"
 cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$T/usr/share/fonts/truetype/dejavu/"

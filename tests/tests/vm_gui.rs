@@ -16,92 +16,22 @@
 //! cargo test -p bulkhead-tests --test vm_gui -- --ignored
 //! ```
 
-use std::collections::HashSet;
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "common/testhost.rs"]
+mod testhost;
 
-use bulkhead_compositor::control::{Response, WindowInfo};
+use std::collections::HashSet;
+
 use bulkhead_tests::desktop::artifact_dir;
 use bulkhead_tests::screen::{BLUE, Rgb, Screen, check_frame, content_pixel, content_pixels};
+use testhost::{base64_decode, require_testhost, run_in_testhost, sections, windows_of};
 
 const WHITE: Rgb = Rgb::new(0xff, 0xff, 0xff);
-
-fn testhost_run() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hypervisor-glue/testhost/run.sh")
-}
-
-/// Decodes standard base64 (whitespace ignored).
-fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
-    let value = |c: u8| -> Result<u32, String> {
-        Ok(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return Err(format!("not base64: {:?}", char::from(c))),
-        }
-        .into())
-    };
-    let clean: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    for chunk in clean.chunks(4) {
-        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
-        if data.len() < 2 {
-            return Err("truncated base64".into());
-        }
-        let mut acc = 0u32;
-        for &c in &data {
-            acc = acc << 6 | value(c)?;
-        }
-        acc <<= 6 * (4 - data.len());
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..data.len()]);
-    }
-    Ok(out)
-}
-
-/// The text between `begin` and `end` marker lines, each occurrence.
-fn sections<'a>(text: &'a str, begin: &str, end: &str) -> Vec<&'a str> {
-    let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(begin) {
-        let after = &rest[start + begin.len()..];
-        let Some(stop) = after.find(end) else { break };
-        found.push(&after[..stop]);
-        rest = &after[stop + end.len()..];
-    }
-    found
-}
-
-fn windows_of(text: &str) -> Vec<WindowInfo> {
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("BULKHEAD-WINDOWS "))
-        .unwrap_or_else(|| panic!("no window list:\n{text}"));
-    let response: Response = serde_json::from_str(line).expect("a control-socket response");
-    response.windows.expect("windows in the response")
-}
 
 #[test]
 #[ignore = "needs the VM test host: hypervisor-glue/testhost/build.sh, then --ignored"]
 fn simple_shm_in_a_vm_shows_in_the_compositor_with_the_blue_border() {
-    let cache = std::env::var("BULKHEAD_CACHE").unwrap_or_else(|_| "/work/vmm-cache".into());
-    assert!(
-        PathBuf::from(&cache).join("out/testhost.cpio").exists(),
-        "the test host is not built: run hypervisor-glue/testhost/build.sh"
-    );
-    let out = Command::new(testhost_run())
-        .args([
-            "--smp",
-            "2",
-            "--timeout",
-            "1800",
-            "--",
-            "bulkhead-gui-e2e 900",
-        ])
-        .output()
-        .expect("run.sh starts");
+    require_testhost();
+    let out = run_in_testhost(2, 1800, "bulkhead-gui-e2e 900");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let dir = artifact_dir("vm-gui");
     std::fs::write(dir.join("testhost.log"), &text).expect("log written");
@@ -161,13 +91,4 @@ fn simple_shm_in_a_vm_shows_in_the_compositor_with_the_blue_border() {
         "{text}"
     );
     assert!(text.contains("BULKHEAD-E2E vmm-rc=0"), "{text}");
-}
-
-#[test]
-fn base64_round_trip() {
-    assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
-    assert_eq!(base64_decode("aGVs\nbG8h").unwrap(), b"hello!");
-    assert_eq!(base64_decode("aA==").unwrap(), b"h");
-    assert!(base64_decode("a*==").is_err());
-    assert!(base64_decode("aGVsb").is_err());
 }

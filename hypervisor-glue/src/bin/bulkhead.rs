@@ -98,7 +98,7 @@ enum QubeCmd {
         /// The qube.
         name: String,
         /// How long it may take to boot, in seconds.
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 120, env = "BULKHEAD_BOOT_TIMEOUT")]
         timeout: u64,
     },
     /// Stop a qube: ask it to go, wait, then kill it.
@@ -137,7 +137,7 @@ struct RunArgs {
     #[arg(long, conflicts_with = "qube")]
     label: Option<String>,
     /// Seconds the qube may take to start (and a disposable's program to show a window).
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, env = "BULKHEAD_BOOT_TIMEOUT")]
     timeout: u64,
     /// The program and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::qube::{self, Mode, QubeConfig, Running};
-use super::{Manager, ManagerError, check_argv, now_unix, process};
+use super::{Manager, ManagerError, check_argv, now_unix};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -95,12 +95,7 @@ impl Manager {
         loop {
             let _ = child.try_wait();
             if !running.process.is_alive() {
-                let log = self.qube_dir(&config.name).join("vmm.log");
-                return Err(ManagerError::StartFailed {
-                    name: config.name.clone(),
-                    tail: process::log_tail(&log, 12),
-                    log,
-                });
+                return Err(self.start_failed(config, running.mode));
             }
             if self.dom0.qube(&config.name)?.is_some_and(|q| q.connected) {
                 return Ok(());

@@ -44,6 +44,11 @@ use self::template::Template;
 /// The kernel command line of a qube (`systemd.hostname` is added per qube).
 pub const QUBE_CMDLINE: &str = "console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet";
 
+/// The VMM's own wait for the guest after the power button (`--stop-grace-secs`): longer
+/// than any `qube stop --grace`, so the manager's grace decides when a qube is killed (a slow
+/// guest, e.g. under emulation, is not cut short by the VMM's 10 s default).
+pub const VMM_STOP_GRACE_SECS: u64 = 3600;
+
 /// How long a command waits for another one that holds the state lock.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
@@ -493,19 +498,9 @@ impl Manager {
             let _ = child.try_wait();
             if !running.process.is_alive() {
                 let _lock = self.lock();
-                let log = self.qube_dir(&config.name).join("vmm.log");
-                let tail = process::log_tail(&log, 12);
-                let console = process::log_tail(&self.log_of(config, running.mode), 8);
+                let error = self.start_failed(config, running.mode);
                 self.cleanup_stopped(config)?;
-                return Err(ManagerError::StartFailed {
-                    name: config.name.clone(),
-                    log,
-                    tail: if running.mode == Mode::Vm && !console.is_empty() {
-                        format!("{tail}\n(console:)\n{console}")
-                    } else {
-                        tail
-                    },
-                });
+                return Err(error);
             }
             match self.dom0.qube(&config.name) {
                 Ok(Some(q)) if q.connected => return Ok(()),
@@ -528,6 +523,23 @@ impl Manager {
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The error for a qube whose process ended while it started: the end of its VMM log
+    /// and, for a VM, of its serial console (what the guest said before it stopped).
+    fn start_failed(&self, config: &QubeConfig, mode: Mode) -> ManagerError {
+        let log = self.qube_dir(&config.name).join("vmm.log");
+        let tail = process::log_tail(&log, 12);
+        let console = process::log_tail(&self.log_of(config, mode), 8);
+        ManagerError::StartFailed {
+            name: config.name.clone(),
+            log,
+            tail: if mode == Mode::Vm && !console.is_empty() {
+                format!("{tail}\n(console:)\n{console}")
+            } else {
+                tail
+            },
         }
     }
 
@@ -709,6 +721,8 @@ pub fn vmm_args(
     arg(&config.mem_mib.to_string());
     arg("--console");
     arg(&dir.join("console.log").to_string_lossy());
+    arg("--stop-grace-secs");
+    arg(&VMM_STOP_GRACE_SECS.to_string());
     arg("--gui-socket");
     arg(&socket.to_string_lossy());
     arg("--disk");

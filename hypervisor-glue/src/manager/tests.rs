@@ -588,7 +588,7 @@ fn vmm_arguments() {
         args.join(" "),
         "--kernel /s/templates/debian-12/vmlinuz --initramfs /s/templates/debian-12/initrd.img \
          --cmdline console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet systemd.hostname=work \
-         --vcpus 4 --mem-mib 2048 --console /s/qubes/work/console.log --gui-socket /run/q.sock \
+         --vcpus 4 --mem-mib 2048 --console /s/qubes/work/console.log --stop-grace-secs 3600 --gui-socket /run/q.sock \
          --disk /s/templates/debian-12/root.img,cow=/s/qubes/work/root-cow.img \
          --disk /s/qubes/work/private.img"
     );

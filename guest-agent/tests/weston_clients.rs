@@ -54,7 +54,8 @@ fn weston_simple_shm_becomes_a_window_with_its_pixels() {
     assert_eq!(window.size(), (250, 250));
     // simple-shm fills its XRGB buffer with 0xff, then paints a pattern inside a 20 px
     // border: the border is white, and every pixel is opaque (its diagonal cross would
-    // show if the agent took the X byte of XRGB for alpha).
+    // show if the agent took the X byte of XRGB for alpha: the frame must say XRGB, or
+    // carry alpha 0xff).
     assert_eq!(window.pixel(5, 5), 0xffff_ffff);
     assert_eq!(window.pixel(249, 249), 0xffff_ffff);
     assert!(

@@ -254,6 +254,66 @@ fn only_damaged_pixels_are_drawn_and_announced() {
 }
 
 #[test]
+fn switching_between_copying_and_flattening_redraws_whole_frames() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let toplevel = client.toplevel("switch", 128, 128, WHITE);
+    fixture.wait_for("frame 1", |f| f.windows.values().any(|w| w.frames == 1));
+    let id = only_toplevel(&fixture);
+    let area = |f: &Fixture| f.windows[&id].rects.iter().map(|r| r.w * r.h).sum::<u32>();
+
+    // A subsurface: the window is flattened from now on, whole at first.
+    let (sub, subsurface) = client.subsurface(&toplevel.surface, (0, 0), (32, 32), BLUE);
+    fixture.wait_for("frame 2", |f| f.windows[&id].frames == 2);
+    assert_eq!(fixture.windows[&id].pixel(0, 0), BLUE);
+    assert_eq!(fixture.windows[&id].pixel(64, 64), WHITE);
+    assert_eq!(area(&fixture), 128 * 128);
+
+    // Without it the window is one plain surface again: copied, and whole at first.
+    subsurface.destroy();
+    sub.destroy();
+    client.redraw(&toplevel.surface, 128, 128, WHITE);
+    fixture.wait_for("frame 3", |f| f.windows[&id].frames == 3);
+    assert_eq!(
+        fixture.windows[&id].pixel(0, 0),
+        WHITE,
+        "the subsurface is gone"
+    );
+    assert_eq!(area(&fixture), 128 * 128);
+
+    // Frame 4 goes into frame 2's buffer, which the copies never wrote: whole again.
+    let square = |x: i32, y: i32| (64..80).contains(&x) && (64..80).contains(&y);
+    client.partial_redraw(&toplevel.surface, (128, 128), (64, 64, 16, 16), |x, y| {
+        if square(x, y) { RED } else { WHITE }
+    });
+    fixture.wait_for("frame 4", |f| f.windows[&id].frames == 4);
+    assert_eq!(fixture.windows[&id].pixel(70, 70), RED);
+    assert_eq!(area(&fixture), 128 * 128);
+
+    // Frame 5 goes into frame 3's buffer: frame 4's square and its own, nothing else
+    // (everything the client did not declare damaged is green and must not show).
+    client.partial_redraw(&toplevel.surface, (128, 128), (0, 0, 16, 16), |x, y| {
+        if x < 16 && y < 16 {
+            BLUE
+        } else if square(x, y) {
+            RED
+        } else {
+            GREEN
+        }
+    });
+    fixture.wait_for("frame 5", |f| f.windows[&id].frames == 5);
+    let window = &fixture.windows[&id];
+    assert_eq!(window.pixel(0, 0), BLUE);
+    assert_eq!(window.pixel(70, 70), RED, "frame 4's square caught up");
+    assert_eq!(
+        window.pixel(100, 100),
+        WHITE,
+        "undamaged pixels are not copied"
+    );
+    assert_eq!(area(&fixture), 2 * 16 * 16, "announced: {:?}", window.rects);
+}
+
+#[test]
 fn an_oversized_surface_is_cropped_to_the_wire_limit() {
     let mut fixture = Fixture::start();
     let mut client = Client::connect(&fixture.socket_path());

@@ -264,6 +264,52 @@ impl ArenaRegion<'_> {
         Ok(())
     }
 
+    /// Checks `image` fits this region and every rectangle lies inside `image`.
+    #[cfg(feature = "wl-shm")]
+    pub(crate) fn check_rects(
+        &self,
+        image: &ImageLayout,
+        rects: &[Rect],
+    ) -> Result<(), ArenaError> {
+        let stride = u64::from(image.stride);
+        image.check(stride, self.len)?;
+        for rect in rects {
+            image.rows(*rect, stride)?;
+        }
+        Ok(())
+    }
+
+    /// Copies the rows of `rect` from a foreign image into the image stored in this
+    /// region: row `i` of the rectangle comes from `src + i * src_stride`, `rect.width *
+    /// bytes_per_pixel` bytes. Only the rectangle's bytes are touched.
+    ///
+    /// # Safety
+    /// For every row `i` of `rect`, `src + i * src_stride ..` plus the row's length must
+    /// be valid for reads during the call.
+    #[cfg(feature = "wl-shm")]
+    pub(crate) unsafe fn write_rect_from_raw(
+        &self,
+        image: &ImageLayout,
+        rect: Rect,
+        src: *const u8,
+        src_stride: usize,
+    ) -> Result<(), ArenaError> {
+        let region_stride = u64::from(image.stride);
+        image.check(region_stride, self.len)?;
+        let rows = image.rows(rect, region_stride)?;
+        for i in 0..u64::from(rows.count) {
+            let to = rows.first + i * rows.stride;
+            let from = src.wrapping_add(usize::try_from(i).unwrap_or(usize::MAX) * src_stride);
+            // SAFETY: the caller guarantees row `i` of the source is readable.
+            unsafe {
+                self.arena
+                    .mem
+                    .write_from_raw(self.map_offset(to), from, rows.row_len);
+            }
+        }
+        Ok(())
+    }
+
     /// Validates `image` against this region and a private buffer, and `rect` against
     /// `image`; returns the rows in the region and in the buffer.
     fn rect_rows(

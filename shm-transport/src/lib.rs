@@ -60,6 +60,8 @@ mod shared;
 #[cfg(test)]
 #[allow(clippy::cast_possible_truncation)]
 mod tests;
+#[cfg(feature = "wl-shm")]
+mod wl_shm_copy;
 
 pub use arena::{Arena, ArenaOffset, ArenaRegion, ImageLayout, Rect};
 pub use doorbell::{Doorbell, EventFd, IncomingDoorbell, RegisterDoorbell, wait_readable};
@@ -69,6 +71,8 @@ pub use layout::{Config, Layout};
 pub use ring::{FRAME_HEADER, MORE, SendStatus};
 pub use setup::{Handoff, channel_pair, receive_handoff, send_handoff};
 pub use shared::SharedMemory;
+#[cfg(feature = "wl-shm")]
+pub use wl_shm_copy::{ClientBufferError, ShmFormat};
 
 #[doc(hidden)]
 pub mod bench_support;

@@ -204,6 +204,23 @@ impl SharedMemory {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) }
     }
 
+    /// Copies `len` bytes from a foreign mapping at `src` to `offset` (pixels only).
+    /// `memmove`, not `memcpy`: a hostile client may hand the agent this very mapping as
+    /// its own buffer, so the two ranges may overlap.
+    ///
+    /// # Safety
+    /// `src..src + len` must be valid for reads for the whole call (it may change under
+    /// us: other processes write it, which only changes pixel values).
+    #[cfg(feature = "wl-shm")]
+    #[track_caller]
+    pub(crate) unsafe fn write_from_raw(&self, offset: usize, src: *const u8, len: usize) {
+        self.check(offset, len);
+        let dst = self.ptr(offset);
+        // SAFETY: `dst..dst + len` is inside the mapping (checked); the caller guarantees
+        // `src..src + len` is readable; `copy` allows the ranges to overlap.
+        unsafe { std::ptr::copy(src, dst, len) }
+    }
+
     /// Raw pointer to `offset..offset + len` (checked) for renderers that read pixels in
     /// place. Valid while this mapping lives.
     #[track_caller]

@@ -15,7 +15,7 @@ use bulkhead_protocol::{
     BYTES_PER_PIXEL, MAX_DAMAGE_RECTS, MAX_POPUP_OFFSET_X, MAX_POPUP_OFFSET_Y, MAX_WINDOW_HEIGHT,
     MAX_WINDOW_WIDTH,
 };
-use bulkhead_shm_transport::ImageLayout;
+use bulkhead_shm_transport::{ImageLayout, ShmFormat};
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::desktop::utils::bbox_from_surface_tree;
@@ -32,7 +32,7 @@ use super::pacing::FrameTarget;
 use super::render::WindowRenderer;
 use super::{Shell, Window};
 use crate::arena::ArenaAllocator;
-use crate::link::{AgentMessage, DomLink, Rect, Size, WindowId, WindowKind};
+use crate::link::{AgentMessage, DomLink, PixelFormat, Rect, Size, WindowId, WindowKind};
 use crate::state::Agent;
 
 /// Delay before answering frame callbacks of commits that changed nothing on screen.
@@ -143,7 +143,7 @@ fn draw(
         _ => WindowRenderer::new(size, scale),
     };
     let callbacks = take_frame_callbacks(surface);
-    let target = match window.pacer.begin_frame(arena, width, height) {
+    let mut target = match window.pacer.begin_frame(arena, width, height) {
         Ok(target) => target,
         Err(err) => {
             tracing::warn!(%id, %err, "frame skipped");
@@ -157,20 +157,34 @@ fn draw(
         stride: target.buffer.stride,
         bytes_per_pixel: BYTES_PER_PIXEL,
     };
-    let image = link
-        .arena()
-        .region(target.buffer.offset, target.buffer.byte_len())
-        .and_then(|region| region.pixman_image(&layout, target.buffer.format));
-    let mut image = match image {
-        Ok(image) => image,
+    let arena_of_link = link.arena();
+    let region = match arena_of_link.region(target.buffer.offset, target.buffer.byte_len()) {
+        Ok(region) => region,
         Err(err) => {
-            tracing::error!(%id, %err, "no image over the window's buffer");
+            tracing::error!(%id, %err, "the window's buffer is outside the arena");
             return Drawn::Retry(callbacks);
         }
     };
-    // A window dom0 does not know yet needs a first frame: fresh state draws everything.
-    let drawn = state.render_surface(renderer, surface, geometry.loc, &mut image, target.age);
-    drop(image);
+    // One plain shm surface: its damaged rows are copied once. Anything else is flattened.
+    let drawn = match state.copy_direct(surface, geometry.loc, &region, &layout, target.age) {
+        Some(copied) => copied.map(|(rects, format)| {
+            if format == ShmFormat::Xrgb8888 {
+                target.buffer.format = PixelFormat::Xrgb8888;
+            }
+            rects
+        }),
+        None => match region.pixman_image(&layout, target.buffer.format) {
+            // A window dom0 does not know yet needs a first frame: fresh state draws
+            // everything.
+            Ok(mut image) => {
+                state.render_surface(renderer, surface, geometry.loc, &mut image, target.age)
+            }
+            Err(err) => {
+                tracing::error!(%id, %err, "no image over the window's buffer");
+                return Drawn::Retry(callbacks);
+            }
+        },
+    };
     match drawn {
         Err(err) => {
             tracing::error!(%id, %err, "flattening failed");

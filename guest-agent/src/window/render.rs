@@ -6,6 +6,13 @@
 //! window coordinates, across every surface), plus what changed since the buffer was last
 //! written. The buffers alternate, so a back buffer is two frames old ("buffer age 2") and
 //! gets the damage of the last two frames; a fresh buffer (age 0) is drawn whole.
+//!
+//! The common window — one surface, one `wl_shm` buffer, no scaling, transform or
+//! viewport — skips pixman: [`WindowRenderer::copy_direct`] moves the damaged rows from the
+//! client's pool into the arena once (`ArenaRegion::copy_from_wl_shm`), where pixman would
+//! clear them and then blend (the result is the same: a surface blended over transparent
+//! black is the surface). The two paths keep separate damage histories; switching from one
+//! to the other starts the new one with a whole frame.
 
 use smithay::backend::renderer::Bind;
 use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTracker};
@@ -14,9 +21,14 @@ use smithay::backend::renderer::element::surface::{
 };
 use smithay::backend::renderer::element::{Kind, RenderElement};
 use smithay::backend::renderer::pixman::{PixmanError, PixmanRenderer};
+use smithay::backend::renderer::utils::{CommitCounter, with_renderer_surface_state};
 use smithay::reexports::pixman;
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Physical, Point, Rectangle, Size, Transform};
+use smithay::wayland::compositor::get_children;
+
+use bulkhead_shm_transport::{ArenaRegion, ClientBufferError, ImageLayout, ShmFormat};
 
 use crate::link::Rect;
 
@@ -29,6 +41,24 @@ pub enum RenderError {
     /// The damage tracker failed to render.
     #[error("damage tracker: {0:?}")]
     Damage(DamageError<PixmanError>),
+    /// Copying the client's buffer failed (its pool shrank, or its geometry lies).
+    #[error("copying the client's buffer")]
+    Copy(#[from] ClientBufferError),
+}
+
+/// A frame drawn by direct copy: the root surface's commit it showed and the buffer pixel
+/// the window's top-left corner came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirectFrame {
+    commit: CommitCounter,
+    origin: (u32, u32),
+}
+
+/// What a direct copy takes from the surface's state.
+struct DirectSource {
+    buffer: WlBuffer,
+    commit: CommitCounter,
+    damage: Vec<Rect>,
 }
 
 /// The drawing state of one window: its size, scale and damage history.
@@ -37,6 +67,8 @@ pub struct WindowRenderer {
     tracker: OutputDamageTracker,
     size: Size<i32, Physical>,
     scale: i32,
+    /// The last two frames, newest first, when direct copies drew them.
+    direct: [Option<DirectFrame>; 2],
 }
 
 impl WindowRenderer {
@@ -47,6 +79,7 @@ impl WindowRenderer {
             tracker: OutputDamageTracker::new(size, f64::from(scale), Transform::Normal),
             size,
             scale,
+            direct: [None, None],
         }
     }
 
@@ -85,6 +118,119 @@ impl WindowRenderer {
         self.render_elements(renderer, &elements, target, age)
     }
 
+    /// Copies what changed of `root`'s buffer into `region` (the window image `layout`,
+    /// last written `age` frames ago) when the window is one plain `wl_shm` surface; `None`
+    /// when it is not (subsurfaces, a viewport, a scale or transform, another buffer type)
+    /// and nothing was written: flatten it with [`render_surface`](Self::render_surface).
+    /// Returns the rectangles copied (empty: nothing changed) and the buffer's format.
+    pub fn copy_direct(
+        &mut self,
+        root: &WlSurface,
+        origin: Point<i32, Logical>,
+        region: &ArenaRegion<'_>,
+        layout: &ImageLayout,
+        age: u32,
+    ) -> Option<Result<(Vec<Rect>, ShmFormat), RenderError>> {
+        if !get_children(root).is_empty() {
+            return None;
+        }
+        let origin = origin.to_physical(self.scale);
+        let origin = (u32::try_from(origin.x).ok()?, u32::try_from(origin.y).ok()?);
+        let previous = match age {
+            1 => self.direct[0],
+            2 => self.direct[1],
+            _ => None,
+        };
+        let since = previous.filter(|f| f.origin == origin).map(|f| f.commit);
+        let source =
+            with_renderer_surface_state(root, |state| self.direct_source(state, origin, since))??;
+        if source.damage.is_empty() {
+            return Some(Ok((Vec::new(), ShmFormat::Argb8888)));
+        }
+        let rects: Vec<_> = source
+            .damage
+            .iter()
+            .map(|r| bulkhead_shm_transport::Rect {
+                x: r.x,
+                y: r.y,
+                width: r.w,
+                height: r.h,
+            })
+            .collect();
+        match region.copy_from_wl_shm(layout, &source.buffer, origin, &rects) {
+            // Checked before any byte moved: the pixman path can still draw it.
+            Err(ClientBufferError::NotShm | ClientBufferError::Format(_)) => None,
+            Err(err) => Some(Err(err.into())),
+            Ok(format) => {
+                self.direct = [
+                    Some(DirectFrame {
+                        commit: source.commit,
+                        origin,
+                    }),
+                    self.direct[0],
+                ];
+                // The tracker's history no longer matches the buffers.
+                self.tracker =
+                    OutputDamageTracker::new(self.size, f64::from(self.scale), Transform::Normal);
+                Some(Ok((source.damage, format)))
+            }
+        }
+    }
+
+    /// The buffer, commit and damage (window coordinates, since commit `since`; the whole
+    /// window without one) of a surface a direct copy can draw: the buffer in pixels, at
+    /// the window's scale, untransformed, uncropped, unscaled, covering the window from
+    /// `origin`.
+    fn direct_source(
+        &self,
+        state: &smithay::backend::renderer::utils::RendererSurfaceState,
+        origin: (u32, u32),
+        since: Option<CommitCounter>,
+    ) -> Option<DirectSource> {
+        let buffer = state.buffer()?;
+        if state.buffer_scale() != self.scale || state.buffer_transform() != Transform::Normal {
+            return None;
+        }
+        let size = state.buffer_size()?;
+        let view = state.view()?;
+        if view.dst != size || view.src != Rectangle::from_size(size.to_f64()) {
+            return None;
+        }
+        let pixels = size.to_physical(self.scale);
+        let covers = |have: i32, offset: u32, need: i32| {
+            i64::from(have) >= i64::from(offset) + i64::from(need)
+        };
+        if !covers(pixels.w, origin.0, self.size.w) || !covers(pixels.h, origin.1, self.size.h) {
+            return None;
+        }
+        let whole = Rectangle::<i32, Physical>::from_size(self.size);
+        let damage = match since {
+            None => to_rect(whole, self.size).into_iter().collect(),
+            Some(commit) => {
+                let shift = Point::<i32, Physical>::from((
+                    i32::try_from(origin.0).ok()?,
+                    i32::try_from(origin.1).ok()?,
+                ));
+                state
+                    .damage_since(Some(commit))
+                    .iter()
+                    .filter_map(|r| {
+                        let r = Rectangle::<i32, Physical>::new(
+                            (r.loc.x, r.loc.y).into(),
+                            (r.size.w, r.size.h).into(),
+                        );
+                        to_rect(Rectangle::new(r.loc - shift, r.size), self.size)
+                    })
+                    .collect()
+            }
+        };
+        Some(DirectSource {
+            buffer: (**buffer).clone(),
+            commit: state.current_commit(),
+            damage,
+        })
+    }
+
     /// [`render_surface`](Self::render_surface) for any render elements.
     pub fn render_elements<E: RenderElement<PixmanRenderer>>(
         &mut self,
@@ -93,6 +239,8 @@ impl WindowRenderer {
         target: &mut pixman::Image<'static, 'static>,
         age: u32,
     ) -> Result<Vec<Rect>, RenderError> {
+        // The direct copies' history no longer matches the buffers.
+        self.direct = [None, None];
         let mut framebuffer = renderer.bind(target)?;
         let age = usize::try_from(age).unwrap_or(0);
         let result = self

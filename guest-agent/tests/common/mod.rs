@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bulkhead_guest_agent::link::memory::{self, MemoryDom0};
 use bulkhead_guest_agent::link::{
-    AgentMessage, BufferDesc, Dom0Message, Rect, Size, WindowId, WindowKind,
+    AgentMessage, BufferDesc, Dom0Message, PixelFormat, Rect, Size, WindowId, WindowKind,
 };
 use bulkhead_guest_agent::{Config, Server};
 
@@ -220,7 +220,11 @@ impl Fixture {
                         "damage {rect:?} inside the buffer"
                     );
                 }
-                let pixels = self.dom0().pixels(buffer);
+                let mut pixels = self.dom0().pixels(buffer);
+                if buffer.format == PixelFormat::Xrgb8888 {
+                    // As dom0 reads it: the high byte is unused, every pixel opaque.
+                    pixels.iter_mut().for_each(|p| *p |= 0xff00_0000);
+                }
                 let model = self.known(*window);
                 assert_eq!(
                     model.unacked, None,

@@ -51,6 +51,11 @@ impl Proc {
         self.child.id()
     }
 
+    /// Where its stderr goes.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
     /// Waits up to `timeout` for a stdout line starting with `prefix` and returns it.
     pub fn expect_line(&mut self, prefix: &str, timeout: Duration) -> Result<String> {
         let lines = self.lines.as_ref().context("stdout is not piped")?;

@@ -29,6 +29,9 @@ struct FrameResult {
     cpu: f64,
     p50_us: f64,
     p99_us: f64,
+    /// Commit → the receiving compositor has the frame's pixels (`frame usable` in its log).
+    usable_p50_us: f64,
+    usable_p99_us: f64,
 }
 
 impl FrameResult {
@@ -60,6 +63,8 @@ struct Target {
     procs: Vec<Proc>,
     display: PathBuf,
     control: Option<PathBuf>,
+    /// The log with the receiving compositor's `frame usable monotonic_ns=N` lines.
+    timing_log: PathBuf,
 }
 
 impl Target {
@@ -129,15 +134,19 @@ impl Bench {
         c.arg("--socket").arg(&display).args(["--size", OUTPUT]);
         let mut p = Proc::start("direct-compositor", c, &self.out, true)?;
         p.expect_line("ready", WAIT)?;
+        let timing_log = p.log().to_owned();
         Ok(Target {
             procs: vec![p],
             display,
             control: None,
+            timing_log,
         })
     }
 
     /// dom0 and one qube's agent, as host processes over the real shared-memory channel.
-    fn bulkhead(&mut self, refresh_hz: u32) -> Result<Target> {
+    /// With `timing`, dom0 logs when each frame's pixels are usable (a log line per frame:
+    /// only for the frame-path section).
+    fn bulkhead(&mut self, refresh_hz: u32, timing: bool) -> Result<Target> {
         let control = self.fresh("control.sock");
         let qubes = self.fresh("qubes");
         std::fs::create_dir(&qubes)?;
@@ -150,6 +159,9 @@ impl Bench {
             .arg("--qube-socket-dir")
             .arg(&qubes)
             .args(["--qube", "bench:blue"]);
+        if timing {
+            c.env("RUST_LOG", "warn,frame_timing=debug");
+        }
         let mut compositor = Proc::start("bulkhead-compositor", c, &self.out, false)?;
         wait_until("the control socket", || {
             send_requests(&control, &[Request::Qubes])
@@ -171,10 +183,12 @@ impl Bench {
                 Err("not yet".into())
             }
         })?;
+        let timing_log = compositor.log().to_owned();
         Ok(Target {
             procs: vec![compositor, agent],
             display,
             control: Some(control),
+            timing_log,
         })
     }
 
@@ -255,6 +269,8 @@ impl Bench {
         client.send_line("go")?;
         let line = client.expect_line("result", WAIT * 5)?;
         let cpu1 = cpu_seconds(&roots, CLIENT);
+        let commits = client.expect_line("commits", WAIT)?;
+        let usable = usable_latencies(&commits, &target.timing_log)?;
         let field = |key: &str| -> Result<f64> {
             line.split_whitespace()
                 .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
@@ -274,6 +290,8 @@ impl Bench {
             cpu: cpu1 - cpu0,
             p50_us: field("p50_us")?,
             p99_us: field("p99_us")?,
+            usable_p50_us: pct(&usable, 50),
+            usable_p99_us: pct(&usable, 99),
         };
         drop(client);
         drop(extra);
@@ -296,7 +314,7 @@ impl Bench {
                 )?);
             }
             check_alive(&mut direct)?;
-            let mut ours = self.bulkhead(0)?;
+            let mut ours = self.bulkhead(0, true)?;
             results.push(self.frames_case(&ours, "bulkhead", damage, None, frames)?);
             check_alive(&mut ours)?;
         }
@@ -321,7 +339,7 @@ impl Bench {
             rows.push(("direct (stdin → compositor → client)", lat));
         }
         {
-            let ours = self.bulkhead(60)?;
+            let ours = self.bulkhead(60, false)?;
             let mut client = self.keys_client(&ours)?;
             let control = ours.control.clone().context("dom0 has a control socket")?;
             // dom0 gives focus only on the user's click: click the window.
@@ -389,7 +407,7 @@ impl Bench {
         );
         println!("|---:|---:|---:|---:|---:|---:|");
         for &n in counts {
-            let mut ours = self.bulkhead(60)?;
+            let mut ours = self.bulkhead(60, false)?;
             let control = ours.control.clone().context("control socket")?;
             let mut clients = Vec::new();
             for i in 0..n {
@@ -641,33 +659,99 @@ fn memcpy_floor(w: u32, h: u32, stride: u32) -> f64 {
     pct(&times, 50)
 }
 
+/// Commit → usable latencies (µs): each commit of the client's `commits NS …` line paired
+/// with the first `frame usable monotonic_ns=N` line of `log` at or after it and before the
+/// next commit (every frame waits for its callback, so frames do not overlap).
+fn usable_latencies(commits: &str, log: &Path) -> Result<Vec<f64>> {
+    let commits: Vec<u128> = commits
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("bad commits line {commits:?}"))?;
+    let text =
+        std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
+    let mut usable: Vec<u128> = text
+        .lines()
+        .filter(|l| l.contains("frame usable"))
+        .filter_map(|l| {
+            let plain = strip_ansi(l);
+            let at = plain.find("monotonic_ns=")? + "monotonic_ns=".len();
+            let digits: String = plain[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .collect();
+    usable.sort_unstable();
+    let mut latencies = Vec::with_capacity(commits.len());
+    for (i, &commit) in commits.iter().enumerate() {
+        let next = commits.get(i + 1).copied().unwrap_or(u128::MAX);
+        let first = usable.partition_point(|&u| u < commit);
+        match usable.get(first) {
+            Some(&u) if u < next => latencies.push((u - commit) as f64 / 1e3),
+            _ => bail!(
+                "no `frame usable` line in {} for commit {i} of {}",
+                log.display(),
+                commits.len()
+            ),
+        }
+    }
+    Ok(latencies)
+}
+
+/// `line` without ANSI colour sequences (`ESC [ … m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn print_frame_table(results: &[FrameResult], floors: &[(&str, f64)]) {
     println!(
         "## Frame path: {}×{} ARGB frames of random pixels, each waiting for its frame callback\n",
         FRAME.0, FRAME.1
     );
     println!(
-        "| damage | path | updates/s | ms per update | added over direct (ms) | CPU ms per update | commit→usable p50 ms | p99 ms |"
+        "| damage | path | updates/s | ms per update | added over direct (ms) | CPU ms per update | commit→usable p50 ms | p99 ms | commit→frame done p50 ms | p99 ms |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in results {
         let direct = results
             .iter()
             .find(|d| d.damage == r.damage && d.path == "direct")
             .map_or(f64::NAN, FrameResult::mean_ms);
         println!(
-            "| {} | {} | {:.0} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {} | {:.0} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
             r.damage,
             r.path,
             r.updates_per_s(),
             r.mean_ms(),
             r.mean_ms() - direct,
             r.cpu_ms_per_update(),
+            r.usable_p50_us / 1e3,
+            r.usable_p99_us / 1e3,
             r.p50_us / 1e3,
             r.p99_us / 1e3,
         );
     }
-    println!();
+    println!(
+        "\n*usable*: the receiving compositor has the frame's pixels (the direct compositor \
+         handles the commit; dom0 has checked the agent's damage against the arena). *frame \
+         done*: the client's frame callback, after the compositor drew the frame.\n"
+    );
     for (damage, ms) in floors {
         println!(
             "- floor, one memcpy of the damaged bytes from main memory ({damage}): {ms:.4} ms"
@@ -704,6 +788,17 @@ fn print_frame_table(results: &[FrameResult], floors: &[(&str, f64)]) {
             wp - direct,
             (wp - direct) / (ours - direct)
         );
+        if let (Some(d), Some(o)) = (find("direct"), find("bulkhead")) {
+            println!(
+                "  Commit → usable: Bulkhead p50 {:.3} ms, p99 {:.3} ms (direct p50 {:.3}, p99 \
+                 {:.3}; Bulkhead adds {:+.3} ms at p99).",
+                o.usable_p50_us / 1e3,
+                o.usable_p99_us / 1e3,
+                d.usable_p50_us / 1e3,
+                d.usable_p99_us / 1e3,
+                (o.usable_p99_us - d.usable_p99_us) / 1e3
+            );
+        }
         if let (Some(d), Some(o), Some(w)) = (
             cpu("direct"),
             cpu("bulkhead"),
@@ -727,6 +822,25 @@ fn print_frame_table(results: &[FrameResult], floors: &[(&str, f64)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commits_pair_with_the_first_usable_frame_after_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("compositor.log");
+        std::fs::write(
+            &log,
+            "frame usable monotonic_ns=500\n\
+             2026 \u{1b}[2mDEBUG\u{1b}[0m frame usable \u{1b}[3mmonotonic_ns\u{1b}[0m\u{1b}[2m=\u{1b}[0m1250\n\
+             something else monotonic_ns=1300\n\
+             frame usable monotonic_ns=2100\n",
+        )
+        .expect("log");
+        let lat = usable_latencies("commits 1000 2000", &log).expect("paired");
+        assert_eq!(lat, vec![0.25, 0.1]);
+        // A commit whose frame never became usable before the next commit is an error.
+        assert!(usable_latencies("commits 1000 1100 2000", &log).is_err());
+        assert!(usable_latencies("commits 3000", &log).is_err());
+    }
 
     #[test]
     fn boot_results_are_read_from_the_test_host_output() {

@@ -6,7 +6,9 @@
 //!   (`--damage square`). Each frame waits for its frame callback before the next is drawn.
 //!   After `--warmup` frames it prints `ready` and waits for a line on stdin, then runs
 //!   `--frames` frames and prints `result frames=N seconds=S p50_us=… p99_us=… mean_us=…`,
-//!   the latency being `wl_surface.commit` → its frame callback's `done`.
+//!   the latency being `wl_surface.commit` → its frame callback's `done`; then
+//!   `commits NS NS …`, the CLOCK_MONOTONIC of each measured commit (the harness pairs them
+//!   with the compositor's `frame usable monotonic_ns=` log lines).
 //! - `keys`: a small toplevel; prints `focused` when it gets keyboard focus, then
 //!   `key CODE STATE MONOTONIC_NS` for every `wl_keyboard.key` (CLOCK_MONOTONIC, comparable
 //!   with the harness's clock).
@@ -271,6 +273,8 @@ struct Window {
     height: u32,
     queue: EventQueue<Client>,
     client: Client,
+    /// CLOCK_MONOTONIC of every commit, in nanoseconds.
+    commits: Vec<u128>,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32)> {
@@ -343,6 +347,7 @@ impl Window {
             height,
             queue,
             client,
+            commits: Vec::new(),
         })
     }
 
@@ -389,6 +394,7 @@ impl Window {
         self.client.frame_done = false;
         self.client.busy[index] = true;
         let start = Instant::now();
+        self.commits.push(monotonic_ns());
         self.surface.commit();
         self.queue.flush()?;
         while !self.client.frame_done {
@@ -446,6 +452,7 @@ fn frames(args: &Args) -> Result<()> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let mut lat = Vec::with_capacity(args.frames);
+    window.commits.clear();
     let start = Instant::now();
     run(&mut window, args.frames, &mut lat)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -458,6 +465,8 @@ fn frames(args: &Args) -> Result<()> {
         pct(50),
         pct(99)
     );
+    let commits: Vec<String> = window.commits.iter().map(u128::to_string).collect();
+    println!("commits {}", commits.join(" "));
     std::io::stdout().flush()?;
     Ok(())
 }

@@ -140,6 +140,9 @@ impl CompositorHandler for Direct {
             toplevel.send_configure();
             return;
         }
+        // The frame's pixels are usable here from now on (the harness pairs this with the
+        // client's commit; the same line as the bulkhead compositor's `frame_timing` event).
+        eprintln!("frame usable monotonic_ns={}", monotonic_ns());
         if !self.committed {
             self.committed = true;
             let keyboard = self.seat.get_keyboard().expect("the seat has a keyboard");
@@ -147,6 +150,12 @@ impl CompositorHandler for Direct {
         }
         self.composite(surface);
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (the clock the benchmark client stamps commits with).
+fn monotonic_ns() -> u128 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    u128::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u128::try_from(t.tv_nsec).unwrap_or(0)
 }
 
 impl Direct {

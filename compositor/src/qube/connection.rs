@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bulkhead_protocol::{
     AgentMessage, BufferDesc, Capabilities, DecodeError, Dom0Message, MalformedReason, OutputInfo,
@@ -19,6 +19,8 @@ use bulkhead_protocol::{
 use bulkhead_shm_transport::{
     Arena, ArenaError, ArenaRegion, Endpoint, ImageLayout, Rect as ArenaRect, RecvError, SendError,
 };
+
+use smithay::utils::{Clock, Monotonic};
 
 use crate::desktop::{
     ModelEvent, Point, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size, WindowId,
@@ -624,6 +626,13 @@ impl Connection {
         };
         let damage: Vec<Rect> = rects.iter().map(model_rect).collect();
         let shown = dom0.commit_frame(self.qube, id, frame, &damage)?;
+        // For the benchmarks (`RUST_LOG=frame_timing=debug`): the moment the frame's pixels
+        // are usable here, on the clock the qube's clients stamp their commits with.
+        tracing::debug!(
+            target: "frame_timing",
+            monotonic_ns = Duration::from(Clock::<Monotonic>::new().now()).as_nanos(),
+            "frame usable"
+        );
         self.frame_bytes.insert(window, bytes);
         self.total_frame_bytes = needed;
         self.pending_frames.push(PendingFrame { window, serial });

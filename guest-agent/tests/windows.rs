@@ -208,6 +208,25 @@ fn client_qh(client: &Client) -> wayland_client::QueueHandle<common::client::See
     client.queue_handle()
 }
 
+/// Attaches a `size`² buffer that is blue in its 16×16 top-left corner, red in `square`
+/// and green elsewhere, and damages only the corner: green must never reach dom0.
+fn redraw_corner(
+    client: &mut Client,
+    surface: &wayland_client::protocol::wl_surface::WlSurface,
+    size: i32,
+    square: impl Fn(i32, i32) -> bool,
+) {
+    client.partial_redraw(surface, (size, size), (0, 0, 16, 16), |x, y| {
+        if x < 16 && y < 16 {
+            BLUE
+        } else if square(x, y) {
+            RED
+        } else {
+            GREEN
+        }
+    });
+}
+
 #[test]
 fn only_damaged_pixels_are_drawn_and_announced() {
     let mut fixture = Fixture::start();
@@ -230,15 +249,7 @@ fn only_damaged_pixels_are_drawn_and_announced() {
 
     // Frame 4 goes into the buffer of frame 2 (two frames old): it gets frame 3's square
     // and its own, nothing else.
-    client.partial_redraw(&toplevel.surface, (256, 256), (0, 0, 16, 16), |x, y| {
-        if x < 16 && y < 16 {
-            BLUE
-        } else if square(x, y) {
-            RED
-        } else {
-            GREEN
-        }
-    });
+    redraw_corner(&mut client, &toplevel.surface, 256, square);
     fixture.wait_for("frame 4", |f| f.windows[&id].frames == 4);
     let window = &fixture.windows[&id];
     assert_eq!(window.pixel(0, 0), BLUE);
@@ -292,15 +303,7 @@ fn switching_between_copying_and_flattening_redraws_whole_frames() {
 
     // Frame 5 goes into frame 3's buffer: frame 4's square and its own, nothing else
     // (everything the client did not declare damaged is green and must not show).
-    client.partial_redraw(&toplevel.surface, (128, 128), (0, 0, 16, 16), |x, y| {
-        if x < 16 && y < 16 {
-            BLUE
-        } else if square(x, y) {
-            RED
-        } else {
-            GREEN
-        }
-    });
+    redraw_corner(&mut client, &toplevel.surface, 128, square);
     fixture.wait_for("frame 5", |f| f.windows[&id].frames == 5);
     let window = &fixture.windows[&id];
     assert_eq!(window.pixel(0, 0), BLUE);

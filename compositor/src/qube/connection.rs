@@ -17,7 +17,7 @@ use bulkhead_protocol::{
     negotiate_capabilities,
 };
 use bulkhead_shm_transport::{
-    Arena, ArenaError, ArenaRegion, Endpoint, ImageLayout, Rect as ArenaRect, RecvError, SendError,
+    Arena, ArenaError, ArenaRegion, Endpoint, ImageLayout, RecvError, SendError,
 };
 
 use smithay::utils::{Clock, Monotonic};
@@ -27,7 +27,7 @@ use crate::desktop::{
     WindowMode,
 };
 use crate::input::route::QubeInput;
-use crate::render::content::{ArenaPixels, ContentError, FrameSource, PixelFormat};
+use crate::render::content::{ArenaPixels, ContentError, FrameSource, PixelFormat, arena_rect};
 use crate::state::{Dom0, FrameError};
 
 /// What dom0 offers every agent.
@@ -726,17 +726,10 @@ impl FrameSource for ArenaFrame<'_> {
         &self,
         dst: &mut [u8],
         dst_stride: usize,
-        (x, y, w, h): (usize, usize, usize, usize),
+        rect: (usize, usize, usize, usize),
     ) -> Result<(), ContentError> {
-        let fit = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        let rect = ArenaRect {
-            x: fit(x),
-            y: fit(y),
-            width: fit(w),
-            height: fit(h),
-        };
         self.region
-            .read_rect(&self.layout(), rect, dst, dst_stride)?;
+            .read_rect(&self.layout(), arena_rect(rect), dst, dst_stride)?;
         Ok(())
     }
 

@@ -110,16 +110,21 @@ impl ArenaPixels {
         dst_stride: usize,
         (x, y, w, h): (usize, usize, usize, usize),
     ) -> Result<(), ContentError> {
-        let fit = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        let rect = ArenaRect {
-            x: fit(x),
-            y: fit(y),
-            width: fit(w),
-            height: fit(h),
-        };
         let region = self.arena.region(self.offset, self.len)?;
-        region.read_rect(&self.layout, rect, dst, dst_stride)?;
+        region.read_rect(&self.layout, arena_rect((x, y, w, h)), dst, dst_stride)?;
         Ok(())
+    }
+}
+
+/// A rectangle `(x, y, w, h)` of a frame as the arena's checked reads take it (values
+/// beyond `u32` saturate, so the arena refuses them).
+pub(crate) fn arena_rect((x, y, w, h): (usize, usize, usize, usize)) -> ArenaRect {
+    let fit = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    ArenaRect {
+        x: fit(x),
+        y: fit(y),
+        width: fit(w),
+        height: fit(h),
     }
 }
 

@@ -178,19 +178,19 @@ struct Qube {
     note: bool,
 }
 
-/// In start order: each new window cascades 32 px down and right over the previous one,
-/// so the largest comes first and the smallest last.
+/// In start order: dom0 puts each new window where it covers no other (beside the last
+/// one, or in a row below), so all three show side by side.
 const QUBES: [Qube; 3] = [
     Qube {
         name: "work",
         label: "blue",
         program: "foot",
-        // The note goes to row 22, below the two windows that will cover foot's top left.
+        // The note first, then the user's shell.
         args: &[
             "--window-size-pixels=720x440",
             "sh",
             "-c",
-            "printf '\\033[22;1H%s\\n\\n' \"$1\"; exec \"${SHELL:-/bin/sh}\"",
+            "printf '%s\\n\\n' \"$1\"; exec \"${SHELL:-/bin/sh}\"",
             "sh",
         ],
         note: true,

@@ -401,6 +401,64 @@ pub fn cascade_origin(n: u32, size: Size, area: Rect, style: &FrameStyle) -> Poi
     clamp_content_origin(wanted, size, area, FrameKind::Toplevel, style)
 }
 
+/// Space left between a placed window's frame and its neighbours'.
+pub const PLACEMENT_GAP: i32 = 8;
+/// At most this many frames (the topmost) are avoided when placing a window: the search is
+/// quadratic in them, and a qube must not make dom0 slow by opening windows.
+pub const PLACEMENT_MAX_FRAMES: usize = 32;
+
+/// The content origin of a new toplevel of `size` in `area`, where `taken` are the outer
+/// frames of the windows already there (bottom to top): the highest, then leftmost, spot
+/// whose frame overlaps none of them — trying the cascade's start and the places beside,
+/// below, left of and above each frame, aligned with its edges — else the `n`th step of
+/// the cascade (a full desktop stays predictable).
+pub fn place_toplevel(n: u32, size: Size, area: Rect, taken: &[Rect], style: &FrameStyle) -> Point {
+    let i = style.insets(FrameKind::Toplevel, size.w);
+    let outer = Size::new(
+        size.w.saturating_add(i.horizontal()),
+        size.h.saturating_add(i.vertical()),
+    );
+    let taken = &taken[taken.len().saturating_sub(PLACEMENT_MAX_FRAMES)..];
+    let fit = |v: i64| i32::try_from(v).ok();
+    let mut xs = vec![area.x.saturating_add(CASCADE_START.x)];
+    let mut ys = vec![area.y.saturating_add(CASCADE_START.y)];
+    for r in taken {
+        let gap = i64::from(PLACEMENT_GAP);
+        xs.extend(
+            [
+                Some(r.x),
+                fit(r.right() + gap),
+                fit(i64::from(r.x) - gap - i64::from(outer.w)),
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        ys.extend(
+            [
+                Some(r.y),
+                fit(r.bottom() + gap),
+                fit(i64::from(r.y) - gap - i64::from(outer.h)),
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    xs.sort_unstable();
+    xs.dedup();
+    ys.sort_unstable();
+    ys.dedup();
+    for &y in &ys {
+        for &x in &xs {
+            let frame = Rect::from_parts(Point::new(x, y), outer);
+            if area.contains_rect(&frame) && !taken.iter().any(|t| t.overlaps(&frame)) {
+                let content = Point::new(x.saturating_add(i.left), y.saturating_add(i.top));
+                return clamp_content_origin(content, size, area, FrameKind::Toplevel, style);
+            }
+        }
+    }
+    cascade_origin(n, size, area, style)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,6 +550,50 @@ mod tests {
         let p = cascade_origin(7, big, out, &STYLE);
         let g = frame_geometry(Rect::from_parts(p, big), FrameKind::Toplevel, &STYLE);
         assert_eq!(g.outer, Rect::new(0, 0, 1280, 800));
+    }
+
+    #[test]
+    fn new_windows_go_where_they_cover_nothing() {
+        let area = Rect::new(0, 28, 1280, 772);
+        let size = Size::new(400, 300);
+        let frame =
+            |p: Point| frame_geometry(Rect::from_parts(p, size), FrameKind::Toplevel, &STYLE).outer;
+        let mut taken = Vec::new();
+        // The first where the cascade starts; then side by side, tops aligned; then a
+        // second row below; every frame inside the area, none overlapping another.
+        let first = place_toplevel(0, size, area, &taken, &STYLE);
+        assert_eq!(first, cascade_origin(0, size, area, &STYLE));
+        taken.push(frame(first));
+        let second = place_toplevel(1, size, area, &taken, &STYLE);
+        assert_eq!(frame(second).y, frame(first).y);
+        assert_eq!(i64::from(frame(second).x), frame(first).right() + 8);
+        taken.push(frame(second));
+        for n in 2..4 {
+            let p = place_toplevel(n, size, area, &taken, &STYLE);
+            let f = frame(p);
+            assert!(area.contains_rect(&f), "{n}: {f:?}");
+            assert!(
+                !taken.iter().any(|t| t.overlaps(&f)),
+                "{n}: {f:?} over {taken:?}"
+            );
+            taken.push(f);
+        }
+        // Two rows of two: the second row starts below the first, at the left.
+        assert_eq!(taken[2].x, taken[0].x);
+        assert_eq!(i64::from(taken[2].y), taken[0].bottom() + 8);
+        // No free spot left: the cascade, still inside the area.
+        let p = place_toplevel(4, size, area, &taken, &STYLE);
+        assert_eq!(p, cascade_origin(4, size, area, &STYLE));
+        let big = Size::new(900, 600);
+        let p = place_toplevel(3, big, area, &taken[..1], &STYLE);
+        assert_eq!(p, cascade_origin(3, big, area, &STYLE));
+        // Frames far outside i32 arithmetic do not break it.
+        let odd = [
+            Rect::new(i32::MAX - 10, i32::MAX - 10, 5, 5),
+            Rect::new(i32::MIN, 0, 1, 1),
+        ];
+        let p = place_toplevel(0, size, area, &odd, &STYLE);
+        assert!(area.contains_rect(&frame(p)));
     }
 
     #[test]

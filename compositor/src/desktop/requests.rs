@@ -3,7 +3,7 @@
 //! refused exactly like a request for a window that does not exist (a qube learns nothing
 //! about other qubes).
 //!
-//! No request can focus or raise anything. A new toplevel is placed by dom0 (cascade) and
+//! No request can focus or raise anything. A new toplevel is placed by dom0 (a free spot, else the cascade) and
 //! stacked *below* the focused window; a new popup goes directly above its own toplevel's
 //! windows. When a qube unmaps or destroys the focused window, focus goes nowhere (keys are
 //! dropped) until the user picks a window; only a destruction the user asked for
@@ -246,12 +246,21 @@ impl Desktop {
         }
     }
 
-    /// A new unmapped toplevel, placed in the cascade and stacked below the focused window.
+    /// A new unmapped toplevel, placed where it covers no other toplevel if there is such
+    /// a spot (else in the cascade), and stacked below the focused window.
     pub fn create_toplevel(&mut self, qube: QubeId, size: Size) -> Result<WindowId, RequestError> {
         let size = check_size(size)?;
         let id = self.reserve_window(qube)?;
         let size = self.clamp_size(size, FrameKind::Toplevel);
-        let origin = layout::cascade_origin(self.cascade, size, self.usable_area(), &self.style);
+        let taken: Vec<_> = self
+            .stack
+            .iter()
+            .filter(|w| self.windows[*w].kind() == WindowKind::Toplevel)
+            .filter_map(|w| self.frame(*w))
+            .map(|g| g.outer)
+            .collect();
+        let origin =
+            layout::place_toplevel(self.cascade, size, self.usable_area(), &taken, &self.style);
         self.cascade = self.cascade.wrapping_add(1);
         self.windows.insert(
             id,

@@ -17,13 +17,16 @@ bulkhead-vmm --kernel /guest/bzImage --initramfs /guest/gui-initramfs.cpio.gz --
     --cmdline 'console=ttyS0 reboot=k panic=-1 quiet bulkhead.test=gui-agent' \
     --gui-socket /tmp/q/qube-work.sock --console /tmp/guest.log > /tmp/vmm.log 2>&1 &
 vpid=$!
+# Milliseconds since the test host booted (for the start → first window figure).
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 start=$(date +%s)
+start_ms=$(now_ms)
 found=no
 while [ $(($(date +%s) - start)) -lt "$limit" ] && kill -0 $vpid 2>/dev/null; do
     if ctl '{"cmd":"list-windows"}' | grep -q '"qube":"work"'; then found=yes; break; fi
-    sleep 2
+    usleep 250000
 done
-echo "BULKHEAD-E2E window=$found after=$(($(date +%s) - start))s"
+echo "BULKHEAD-E2E window=$found after=$(($(date +%s) - start))s after_ms=$(($(now_ms) - start_ms))"
 if [ $found = yes ]; then
     # A few more frames (simple-shm animates), then the picture.
     sleep 5

@@ -204,9 +204,10 @@ impl SharedMemory {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) }
     }
 
-    /// Copies `len` bytes from a foreign mapping at `src` to `offset` (pixels only).
-    /// `memmove`, not `memcpy`: a hostile client may hand the agent this very mapping as
-    /// its own buffer, so the two ranges may overlap.
+    /// Copies `len` bytes from a foreign mapping at `src` to `offset` (pixels only) with
+    /// streaming stores: call [`store_fence`](crate::stream_copy::store_fence) before
+    /// publishing them. The ranges may overlap (a hostile client may hand the agent this
+    /// very mapping as its own buffer).
     ///
     /// # Safety
     /// `src..src + len` must be valid for reads for the whole call (it may change under
@@ -217,8 +218,8 @@ impl SharedMemory {
         self.check(offset, len);
         let dst = self.ptr(offset);
         // SAFETY: `dst..dst + len` is inside the mapping (checked); the caller guarantees
-        // `src..src + len` is readable; `copy` allows the ranges to overlap.
-        unsafe { std::ptr::copy(src, dst, len) }
+        // `src..src + len` is readable; overlapping ranges are handled.
+        unsafe { crate::stream_copy::copy_streaming(src, dst, len) }
     }
 
     /// Raw pointer to `offset..offset + len` (checked) for renderers that read pixels in

@@ -5,7 +5,8 @@
 //! scaling or transform. Flattening through pixman costs a clear and a blend (the arena
 //! buffer is read and written twice); this moves each damaged row once. The client's pool
 //! is mapped by smithay, which guards the access against `SIGBUS` (a client that shrinks
-//! the file under its pool gets a protocol error; the copy reads zeros).
+//! the file under its pool gets a protocol error; the copy reads zeros). The rows are
+//! written with streaming stores (`stream_copy`), fenced before this returns.
 //!
 //! The client is hostile: the buffer's geometry inside its pool, each rectangle against the
 //! buffer and the arena image, are all checked with checked arithmetic before a byte moves.
@@ -16,6 +17,7 @@ use smithay::wayland::shm::{BufferAccessError, BufferData, with_buffer_contents}
 
 use crate::arena::{ArenaRegion, ImageLayout, Rect};
 use crate::error::ArenaError;
+use crate::stream_copy::store_fence;
 
 /// Bytes per pixel of the formats copied directly.
 const BYTES_PER_PIXEL: usize = 4;
@@ -145,21 +147,24 @@ impl ArenaRegion<'_> {
                 .iter()
                 .map(|rect| source.start_of(*rect, origin))
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut copied = Ok(());
             for (rect, start) in rects.iter().zip(starts) {
                 // SAFETY: `pool..pool + pool_len` is the client's pool, mapped by smithay
                 // for the duration of this closure (faults from a shrunk file are caught
                 // and turned into zero pages). `start_of` checked the rectangle inside the
                 // buffer and `Source::new` every buffer row inside the pool, so each row
                 // `start + i * stride .. + width * 4` of the rectangle is inside the pool.
-                unsafe {
-                    self.write_rect_from_raw(
-                        image,
-                        *rect,
-                        pool.wrapping_add(start),
-                        source.stride,
-                    )?;
+                copied = unsafe {
+                    self.write_rect_from_raw(image, *rect, pool.wrapping_add(start), source.stride)
+                };
+                if copied.is_err() {
+                    break;
                 }
             }
+            // The rows went out with streaming stores: order them before the `Damage`
+            // message that tells dom0 they are there.
+            store_fence();
+            copied?;
             Ok(format)
         });
         match copied {

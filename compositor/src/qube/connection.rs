@@ -28,6 +28,8 @@ use crate::input::route::QubeInput;
 use crate::render::content::{ArenaPixels, ContentError, FrameSource, PixelFormat};
 use crate::state::{Dom0, FrameError};
 
+use super::launch::Launches;
+
 /// What dom0 offers every agent.
 const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD.union(Capabilities::LAUNCH);
 /// Messages handled per wake-up before the loop serves others (the rest come next turn).
@@ -118,6 +120,10 @@ pub enum Violation {
         /// The qube's arena size.
         budget: u64,
     },
+    /// A `LaunchResult` for no launch dom0 waits for on this connection (unknown id,
+    /// answered twice, or never sent a `Launch`).
+    #[error("launch result for launch {0}, which dom0 is not waiting for")]
+    UnexpectedLaunchResult(u32),
     /// The agent closed its setup socket (it exited): not a violation.
     #[error("the agent hung up")]
     HungUp,
@@ -204,6 +210,8 @@ pub struct Connection {
     /// Window-state wishes acted on, and refusals tolerated.
     state_budget: RateBudget,
     state_refusals: RateBudget,
+    /// `Launch`es waiting for their `LaunchResult`.
+    launches: Launches,
 }
 
 impl Connection {
@@ -234,7 +242,13 @@ impl Connection {
             budget: RateBudget::new(RATE_PER_SECOND, RATE_BURST),
             state_budget: RateBudget::new(STATE_CHANGES_PER_SECOND, STATE_BURST),
             state_refusals: RateBudget::new(STATE_REFUSALS_PER_SECOND, STATE_REFUSALS_BURST),
+            launches: Launches::default(),
         }
+    }
+
+    /// The launches this connection waits to hear about.
+    pub fn launches(&mut self) -> &mut Launches {
+        &mut self.launches
     }
 
     /// The qube this connection belongs to.
@@ -568,6 +582,10 @@ impl Connection {
             }
             AgentMessage::ClipboardEmpty { serial } => {
                 dom0.clipboard_answer(self.qube, serial, None);
+            }
+            // Only as the one answer to a `Launch` dom0 sent on this connection.
+            AgentMessage::LaunchResult { launch, errno } => {
+                self.launches.answered(launch, errno)?;
             }
         }
         Ok(())

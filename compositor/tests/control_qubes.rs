@@ -398,4 +398,22 @@ fn a_qube_that_goes_away_does_not_leave_run_waiting() {
         "{answer:?}"
     );
     assert!(agent.was_disconnected());
+
+    // The qube is removed while a run waits: that run is answered too.
+    let mut agent = StandIn::connect(&c.socket("work"), Capabilities::LAUNCH);
+    c.wait_for("work to connect again", || {
+        c.qubes().iter().any(|q| q.connected)
+    });
+    let mut pending = c.begin(&[&run_line("work", &["foot"])]);
+    agent.launch();
+    assert!(
+        c.control(&Request::RemoveQube {
+            name: "work".into()
+        })
+        .ok
+    );
+    assert_eq!(
+        error(&pending.answer()),
+        "qube work went away before it confirmed that `foot` started (dom0 removed the qube)"
+    );
 }

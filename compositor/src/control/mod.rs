@@ -139,7 +139,8 @@ pub enum Request {
         name: String,
     },
     /// Starts a program in a connected qube (the agent runs it against its own Wayland
-    /// socket).
+    /// socket). Answered once the agent says whether it started (`ok`, or `error` and
+    /// `errno`), or after [`crate::qube::LAUNCH_CONFIRM_TIMEOUT`].
     Run {
         /// The qube's name.
         qube: String,

@@ -51,8 +51,9 @@ pub const STATE_REFUSALS_BURST: f64 = 200.0;
 /// Refill rate of the refusal allowance.
 pub const STATE_REFUSALS_PER_SECOND: f64 = 5.0;
 
-/// Why a connection is closed. Every variant but [`Violation::Dom0`] is the qube's doing
-/// (logged at `warn!`).
+/// Why a connection is closed. Every variant but [`Violation::Dom0`] (a bug in dom0,
+/// logged at `error!`), [`Violation::HungUp`] and [`Violation::Removed`] (logged at
+/// `info!`) is the qube's doing (logged at `warn!`).
 #[derive(Debug, thiserror::Error)]
 pub enum Violation {
     /// The shared-memory ring broke its rules (hostile indices or lengths).
@@ -124,6 +125,9 @@ pub enum Violation {
     /// answered twice, or never sent a `Launch`).
     #[error("launch result for launch {0}, which dom0 is not waiting for")]
     UnexpectedLaunchResult(u32),
+    /// dom0 removed the qube (`remove-qube`): not a violation.
+    #[error("dom0 removed the qube")]
+    Removed,
     /// The agent closed its setup socket (it exited): not a violation.
     #[error("the agent hung up")]
     HungUp,

@@ -67,7 +67,7 @@ impl State {
             return Response::error(format!("dom0 knows no qube named {name:?}"));
         };
         self.qubes.close_socket(qube);
-        self.disconnect(qube, &super::Violation::HungUp);
+        self.disconnect(qube, &super::Violation::Removed);
         self.dom0.clipboard.qube_gone(qube);
         self.dom0.qube_gone(qube);
         tracing::info!(qube = %name, "qube removed");

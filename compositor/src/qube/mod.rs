@@ -430,7 +430,9 @@ impl State {
         };
         match reason {
             Violation::Dom0(_) => tracing::error!(?qube, %reason, "qube connection closed"),
-            Violation::HungUp => tracing::info!(?qube, "qube disconnected"),
+            Violation::HungUp | Violation::Removed => {
+                tracing::info!(?qube, %reason, "qube disconnected");
+            }
             _ => tracing::warn!(?qube, %reason, "qube connection closed"),
         }
         if let Some(handle) = &self.qubes.handle {

@@ -99,8 +99,9 @@ impl Reply {
         self.sent = true;
         *self.slot.borrow_mut() = Some(response);
         if let Some(client) = &self.client {
-            // Not borrowed here: answers are given from handlers, never while a client's
-            // queue is being flushed.
+            // Free here: `flush` and `queued` hold their borrow only briefly and give no
+            // answer meanwhile. Were it busy, the answer would wait in its slot for the
+            // next flush.
             if let Ok(mut out) = client.try_borrow_mut() {
                 out.flush();
             } else {

@@ -7,7 +7,7 @@ use bulkhead_border_theme::Theme;
 
 use crate::backend::Backend;
 use crate::clipboard::Clipboard;
-use crate::control::server::ControlHandler;
+use crate::control::server::{ControlHandler, Reply};
 use crate::control::{self, Request, Response, ScreenshotInfo};
 use crate::desktop::{
     Desktop, FrameStyle, ModelEvent, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size,
@@ -293,8 +293,10 @@ impl State {
 }
 
 impl ControlHandler for State {
-    fn handle_control(&mut self, request: Request) -> Response {
-        match request {
+    fn handle_control(&mut self, request: Request, reply: Reply) {
+        let response = match request {
+            // Answered when the qube says whether the program started.
+            Request::Run { qube, argv } => return self.run_in_qube(&qube, argv, reply),
             Request::ListWindows => Response {
                 ok: true,
                 windows: Some(control::list_windows(&self.dom0.desktop)),
@@ -325,8 +327,8 @@ impl ControlHandler for State {
             },
             Request::AddQube { name, label } => self.add_qube(&name, &label),
             Request::RemoveQube { name } => self.remove_qube(&name),
-            Request::Run { qube, argv } => self.run_in_qube(&qube, argv),
             injected => self.inject(injected),
-        }
+        };
+        reply.send(response);
     }
 }

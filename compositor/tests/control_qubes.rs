@@ -1,8 +1,8 @@
 //! Qubes declared at run time over the control socket (`add-qube`, `remove-qube`) and
-//! programs started in them (`run` → `Launch`), against the real compositor process and
-//! stand-in agents that speak the protocol directly.
+//! programs started in them (`run` → `Launch` → `LaunchResult` → the answer), against the
+//! real compositor process and stand-in agents that speak the protocol directly.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -50,13 +50,22 @@ impl Compositor {
     }
 
     fn raw(&self, line: &str) -> Response {
-        use std::io::{BufRead, BufReader, Write};
+        self.begin(&[line]).answer()
+    }
+
+    /// Sends request lines on one connection without waiting for their answers.
+    fn begin(&self, lines: &[&str]) -> Answers {
         let mut s = UnixStream::connect(self.dir.path().join("control.sock")).unwrap();
-        s.write_all(line.as_bytes()).unwrap();
-        s.write_all(b"\n").unwrap();
-        let mut answer = String::new();
-        BufReader::new(s).read_line(&mut answer).unwrap();
-        serde_json::from_str(&answer).unwrap()
+        for line in lines {
+            s.write_all(line.as_bytes()).unwrap();
+            s.write_all(b"\n").unwrap();
+        }
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        Answers(BufReader::new(s))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("compositor.log")).unwrap_or_default()
     }
 
     fn qubes(&self) -> Vec<QubeInfo> {
@@ -92,6 +101,21 @@ fn add(name: &str, label: &str) -> Request {
         name: name.into(),
         label: label.into(),
     }
+}
+
+/// The answers of one control connection, read in order.
+struct Answers(BufReader<UnixStream>);
+
+impl Answers {
+    fn answer(&mut self) -> Response {
+        let mut line = String::new();
+        self.0.read_line(&mut line).expect("an answer");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+}
+
+fn run_line(qube: &str, argv: &[&str]) -> String {
+    serde_json::to_string(&run(qube, argv)).unwrap()
 }
 
 fn run(qube: &str, argv: &[&str]) -> Request {
@@ -147,15 +171,28 @@ impl StandIn {
         )
     }
 
-    /// The next `Launch`, skipping the keymap and the like.
-    fn launch(&mut self) -> Vec<String> {
+    /// The next `Launch` (its id and command line), skipping the keymap and the like.
+    fn launch(&mut self) -> (u32, Vec<String>) {
         let deadline = Instant::now() + TIMEOUT;
         while Instant::now() < deadline {
-            if let Some(Dom0Message::Launch { argv }) = self.recv() {
-                return argv;
+            if let Some(Dom0Message::Launch { launch, argv }) = self.recv() {
+                return (launch, argv);
             }
         }
         panic!("no Launch arrived");
+    }
+
+    fn answer(&mut self, launch: u32, errno: u32) {
+        let m = AgentMessage::LaunchResult { launch, errno };
+        self.ep
+            .send_blocking(&m.encode_to_vec().unwrap(), TIMEOUT)
+            .unwrap();
+    }
+
+    /// Whether dom0 closed the setup socket (it does when it drops the connection).
+    fn was_disconnected(&mut self) -> bool {
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        matches!(self.stream.read(&mut [0u8; 1]), Ok(0) | Err(_))
     }
 }
 
@@ -202,9 +239,13 @@ fn qubes_come_and_go_at_run_time_and_run_programs() {
     let many = vec!["x"; bulkhead_protocol::MAX_LAUNCH_ARGS + 1];
     assert!(error(&c.control(&run("work", &many))).contains("arguments"));
 
-    let ran = c.control(&run("work", &["weston-simple-shm", "--", "a b"]));
-    assert!(ran.ok, "{ran:?}");
-    assert_eq!(agent.launch(), ["weston-simple-shm", "--", "a b"]);
+    // The answer waits for the agent's word that the program started.
+    let mut ran = c.begin(&[&run_line("work", &["weston-simple-shm", "--", "a b"])]);
+    let (id, argv) = agent.launch();
+    assert_eq!(argv, ["weston-simple-shm", "--", "a b"]);
+    agent.answer(id, 0);
+    let ran = ran.answer();
+    assert!(ran.ok && ran.errno.is_none(), "{ran:?}");
 
     // An agent that did not offer LAUNCH is never sent one.
     assert!(c.control(&add("plain", "green")).ok);
@@ -251,4 +292,128 @@ fn qubes_come_and_go_at_run_time_and_run_programs() {
             .iter()
             .any(|q| q.name == "work" && q.label == "red" && q.connected)
     });
+}
+
+/// A qube `work` with a stand-in agent that offers LAUNCH.
+fn connected_work() -> (Compositor, StandIn) {
+    let c = Compositor::start();
+    assert!(c.control(&add("work", "blue")).ok);
+    let agent = StandIn::connect(&c.socket("work"), Capabilities::LAUNCH);
+    c.wait_for("work to be connected", || {
+        c.qubes().iter().any(|q| q.connected)
+    });
+    (c, agent)
+}
+
+#[test]
+fn run_reports_a_program_that_cannot_start_in_dom0s_words() {
+    let (c, mut agent) = connected_work();
+
+    // The qube says ENOENT: dom0 words it from its own argv[0].
+    let mut pending = c.begin(&[&run_line("work", &["foo", "--bar"]), r#"{"cmd":"qubes"}"#]);
+    let (first, argv) = agent.launch();
+    assert_eq!(argv, ["foo", "--bar"]);
+    // The event loop is not held while the answer is outstanding: another client is served.
+    assert!(c.control(&Request::Qubes).ok);
+    agent.answer(first, 2);
+    let failed = pending.answer();
+    assert_eq!(
+        error(&failed),
+        "qube work could not start `foo`: No such file or directory (os error 2)"
+    );
+    assert_eq!(failed.errno, Some(2));
+    // The request after it on the same connection is answered after it, in order.
+    assert!(pending.answer().qubes.is_some());
+
+    // Every launch gets its own id; an errno dom0's C library does not know is "unknown".
+    let mut pending = c.begin(&[&run_line("work", &["bar"])]);
+    let (second, _) = agent.launch();
+    assert_ne!(second, first);
+    agent.answer(second, 4095);
+    assert_eq!(
+        error(&pending.answer()),
+        "qube work could not start `bar`: Unknown error 4095 (os error 4095)"
+    );
+    assert!(
+        c.qubes()[0].connected,
+        "an honest failure is not a violation"
+    );
+}
+
+#[test]
+fn run_gives_up_waiting_but_takes_a_late_answer() {
+    let (c, mut agent) = connected_work();
+    let mut pending = c.begin(&[&run_line("work", &["slow"])]);
+    let (id, _) = agent.launch();
+    // No answer: after the bound, run says so (the program may still start).
+    let answer = pending.answer();
+    assert!(
+        error(&answer).starts_with("qube work did not confirm within 5 s that `slow` started"),
+        "{answer:?}"
+    );
+    // The late answer is expected, not a violation; the qube can run programs again.
+    agent.answer(id, 0);
+    let mut next = c.begin(&[&run_line("work", &["foot"])]);
+    let (again, _) = agent.launch();
+    agent.answer(again, 0);
+    assert!(next.answer().ok);
+    assert!(c.qubes()[0].connected);
+    assert!(c.log().contains("program started in qube"), "{}", c.log());
+}
+
+#[test]
+fn a_second_answer_to_one_launch_closes_the_connection() {
+    let (c, mut agent) = connected_work();
+    let mut pending = c.begin(&[&run_line("work", &["foot"])]);
+    let (id, _) = agent.launch();
+    agent.answer(id, 0);
+    assert!(pending.answer().ok);
+    agent.answer(id, 0);
+    assert!(
+        agent.was_disconnected(),
+        "a duplicate answer is a violation"
+    );
+    c.wait_for("the reason in the log", || {
+        c.log().contains(&format!(
+            "launch result for launch {id}, which dom0 is not waiting for"
+        ))
+    });
+    // dom0 goes on and the qube may connect again.
+    let _again = StandIn::connect(&c.socket("work"), Capabilities::LAUNCH);
+    c.wait_for("work to connect again", || {
+        c.qubes().iter().any(|q| q.connected)
+    });
+}
+
+#[test]
+fn a_qube_that_goes_away_does_not_leave_run_waiting() {
+    let (c, mut agent) = connected_work();
+    let mut pending = c.begin(&[&run_line("work", &["foot"])]);
+    let (id, _) = agent.launch();
+    // An answer for another launch: a violation; the waiting run is answered at once.
+    agent.answer(id.wrapping_add(1000), 0);
+    let answer = pending.answer();
+    assert!(
+        error(&answer).starts_with("qube work went away before it confirmed that `foot` started"),
+        "{answer:?}"
+    );
+    assert!(agent.was_disconnected());
+
+    // The qube is removed while a run waits: that run is answered too.
+    let mut agent = StandIn::connect(&c.socket("work"), Capabilities::LAUNCH);
+    c.wait_for("work to connect again", || {
+        c.qubes().iter().any(|q| q.connected)
+    });
+    let mut pending = c.begin(&[&run_line("work", &["foot"])]);
+    agent.launch();
+    assert!(
+        c.control(&Request::RemoveQube {
+            name: "work".into()
+        })
+        .ok
+    );
+    assert_eq!(
+        error(&pending.answer()),
+        "qube work went away before it confirmed that `foot` started (dom0 removed the qube)"
+    );
 }

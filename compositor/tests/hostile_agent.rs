@@ -117,6 +117,39 @@ fn window_it_does_not_own() {
 }
 
 #[test]
+fn launch_result_nobody_asked_for() {
+    // dom0 never sent this qube a Launch (it did not even offer LAUNCH).
+    survive(
+        "unsolicited-launch-result",
+        "launch result for launch 1, which dom0 is not waiting for",
+        |bad| {
+            bad.hello();
+            bad.send(&AgentMessage::LaunchResult {
+                launch: 1,
+                errno: 0,
+            });
+        },
+    );
+}
+
+#[test]
+fn launch_result_with_no_errno() {
+    // Only Linux's error numbers cross; anything larger is malformed, never shown.
+    survive("launch-errno-range", "launch errno is 70000", |bad| {
+        bad.hello();
+        let mut wire = AgentMessage::LaunchResult {
+            launch: 1,
+            errno: 7,
+        }
+        .encode_to_vec()
+        .unwrap();
+        let at = wire.len() - 4;
+        wire[at..].copy_from_slice(&70_000u32.to_le_bytes());
+        bad.send_raw(&wire);
+    });
+}
+
+#[test]
 fn buffer_outside_the_arena() {
     survive("outside-arena", "frame buffer", |bad| {
         bad.hello();

@@ -3,7 +3,7 @@
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as XdgState;
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
-use crate::link::{Dom0Message, OutputMode, WindowId, WindowStates};
+use crate::link::{AgentMessage, Dom0Message, OutputMode, WindowId, WindowStates};
 use crate::state::Agent;
 use crate::window::Shell;
 
@@ -69,11 +69,23 @@ impl Agent {
             } => self.pointer_axis(window, axis, fixed(value), discrete_120, time_ms),
             Dom0Message::ClipboardRequest { serial } => self.clipboard_request(serial),
             Dom0Message::ClipboardPaste { mime, data } => self.clipboard_paste(mime, data),
-            Dom0Message::Launch { argv } => match self.launcher.launch(&argv) {
-                Ok(pid) => tracing::info!(?argv, pid, "started a program for dom0"),
-                Err(err) => tracing::warn!(?argv, %err, "cannot start a program for dom0"),
-            },
+            Dom0Message::Launch { launch, argv } => self.launch(launch, &argv),
         }
+    }
+
+    /// Starts a program for dom0 and tells dom0 whether it started (only a number).
+    fn launch(&mut self, launch: u32, argv: &[String]) {
+        let errno = match self.launcher.launch(argv) {
+            Ok(pid) => {
+                tracing::info!(?argv, pid, "started a program for dom0");
+                0
+            }
+            Err(err) => {
+                tracing::warn!(?argv, %err, "cannot start a program for dom0");
+                err.errno()
+            }
+        };
+        self.send(AgentMessage::LaunchResult { launch, errno });
     }
 
     fn toplevel(&self, id: WindowId) -> Option<ToplevelSurface> {

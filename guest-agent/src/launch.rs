@@ -4,10 +4,18 @@
 //! `WAYLAND_DISPLAY` set to its own socket (so the program's windows come back through this
 //! agent) and `DISPLAY` removed. The program stays in the agent's process group and session:
 //! stopping the agent's unit (or, in host mode, the agent's group) stops it too. Each child
-//! is reaped by a small thread that logs how it ended. Nothing goes back to dom0: the
-//! program's windows are the answer, and no agent message can make dom0 run anything.
+//! is reaped by a small thread that logs how it ended.
+//!
+//! Every `Launch` gets exactly one `LaunchResult` back with dom0's launch id: 0 once
+//! `execve` succeeded (`Command::spawn` returns after it), else an error number
+//! ([`LaunchError::errno`]): the `errno` of the failed start (`ENOENT` for a program the
+//! qube does not have, `EACCES` for one it may not run), `EAGAIN` while [`MAX_CHILDREN`]
+//! programs run. Only the number goes back, never text: dom0 words the message itself.
+//! No agent message can make dom0 run anything.
 
 use std::process::{Command, Stdio};
+
+use rustix::io::Errno;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -35,6 +43,28 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl LaunchError {
+    /// The error number a `LaunchResult` carries for this failure (never 0, at most the
+    /// protocol's `MAX_LAUNCH_ERRNO`): the start's own `errno`, `EAGAIN` for "try again
+    /// later" (too many programs, no socket yet), `EINVAL` for an empty command line, `EIO`
+    /// for a failure without an OS error number.
+    pub fn errno(&self) -> u32 {
+        let number = |e: Errno| e.raw_os_error().unsigned_abs();
+        match self {
+            LaunchError::NoDisplay | LaunchError::TooMany => number(Errno::AGAIN),
+            LaunchError::Empty => number(Errno::INVAL),
+            LaunchError::Spawn { source, .. } => source
+                .raw_os_error()
+                .and_then(|e| u32::try_from(e).ok())
+                .filter(|e| (1..=bulkhead_protocol::MAX_LAUNCH_ERRNO).contains(e))
+                .unwrap_or_else(|| match source.kind() {
+                    std::io::ErrorKind::InvalidInput => number(Errno::INVAL),
+                    _ => number(Errno::IO),
+                }),
+        }
+    }
 }
 
 /// Starts dom0's programs against the agent's Wayland socket.
@@ -145,11 +175,44 @@ mod tests {
             .launch(&["/nonexistent/bulkhead-no-such-program".into()])
             .unwrap_err();
         assert!(matches!(err, LaunchError::Spawn { .. }), "{err}");
+        assert_eq!(err.errno(), 2, "ENOENT");
         assert_eq!(launcher.running(), 0);
-        assert!(matches!(
-            Launcher::default().launch(&["true".into()]),
-            Err(LaunchError::NoDisplay)
-        ));
-        assert!(matches!(launcher.launch(&[]), Err(LaunchError::Empty)));
+        let err = Launcher::default().launch(&["true".into()]).unwrap_err();
+        assert!(matches!(err, LaunchError::NoDisplay));
+        assert_eq!(err.errno(), 11, "EAGAIN");
+        let err = launcher.launch(&[]).unwrap_err();
+        assert!(matches!(err, LaunchError::Empty));
+        assert_eq!(err.errno(), 22, "EINVAL");
+    }
+
+    #[test]
+    fn error_numbers_stay_inside_the_protocols_range() {
+        assert_eq!(LaunchError::TooMany.errno(), 11, "EAGAIN");
+        let spawn = |source| LaunchError::Spawn {
+            program: "x".into(),
+            source,
+        };
+        assert_eq!(
+            spawn(std::io::Error::from_raw_os_error(13)).errno(),
+            13,
+            "EACCES"
+        );
+        // Not an OS error: no number to pass on.
+        assert_eq!(
+            spawn(std::io::Error::new(std::io::ErrorKind::InvalidInput, "nul")).errno(),
+            22
+        );
+        assert_eq!(spawn(std::io::Error::other("odd")).errno(), 5, "EIO");
+        // Out of range numbers are not passed on either.
+        assert_eq!(
+            spawn(std::io::Error::from_raw_os_error(-3)).errno(),
+            5,
+            "EIO"
+        );
+        assert_eq!(
+            spawn(std::io::Error::from_raw_os_error(70_000)).errno(),
+            5,
+            "EIO"
+        );
     }
 }

@@ -4,9 +4,9 @@ use crate::codec::{self, Codec};
 use crate::error::{DecodeError, EncodeError, MalformedReason};
 use crate::header::{self, Direction, Header, Spec, WindowRule, limit_u32};
 use crate::limits::{
-    MAX_APP_ID_BYTES, MAX_CLIPBOARD_BYTES, MAX_DAMAGE_RECTS, MAX_MIME_BYTES, MAX_POPUP_OFFSET_X,
-    MAX_POPUP_OFFSET_Y, MAX_TITLE_BYTES, check_app_id, check_clipboard, check_mime,
-    check_symmetric, check_title,
+    MAX_APP_ID_BYTES, MAX_CLIPBOARD_BYTES, MAX_DAMAGE_RECTS, MAX_LAUNCH_ERRNO, MAX_MIME_BYTES,
+    MAX_POPUP_OFFSET_X, MAX_POPUP_OFFSET_Y, MAX_TITLE_BYTES, check_app_id, check_clipboard,
+    check_mime, check_symmetric, check_title,
 };
 use crate::msg_type::*;
 use crate::text;
@@ -38,6 +38,7 @@ pub(crate) fn spec(ty: u16) -> Option<Spec> {
         DAMAGE => Spec::variable(Required, DAMAGE_MAX_LEN),
         CLIPBOARD_DATA => Spec::variable(Absent, CLIPBOARD_DATA_MAX_LEN),
         CLIPBOARD_EMPTY => Spec::fixed(Absent, 4),
+        LAUNCH_RESULT => Spec::fixed(Absent, 8),
         _ => return None,
     })
 }
@@ -164,6 +165,17 @@ pub enum AgentMessage {
         /// The serial of the request this answers.
         serial: u32,
     },
+    /// Whether the program of a [`Dom0Message::Launch`](crate::Dom0Message::Launch)
+    /// started: exactly one answer per `Launch`, sent once the agent's `execve` succeeded or
+    /// failed. Only a number crosses: dom0 words the message itself, from its own copy of
+    /// the command line, and never shows text from the qube.
+    LaunchResult {
+        /// The `launch` id of the `Launch` this answers.
+        launch: u32,
+        /// 0: the program started; else a Linux error number (`1..=`[`MAX_LAUNCH_ERRNO`]),
+        /// for example 2 (`ENOENT`) for a program that does not exist in the qube.
+        errno: u32,
+    },
 }
 
 impl AgentMessage {
@@ -186,6 +198,7 @@ impl AgentMessage {
             AgentMessage::SetCursor { .. } => SET_CURSOR,
             AgentMessage::ClipboardData { .. } => CLIPBOARD_DATA,
             AgentMessage::ClipboardEmpty { .. } => CLIPBOARD_EMPTY,
+            AgentMessage::LaunchResult { .. } => LAUNCH_RESULT,
         }
     }
 
@@ -194,7 +207,8 @@ impl AgentMessage {
         match self {
             AgentMessage::Hello { .. }
             | AgentMessage::ClipboardData { .. }
-            | AgentMessage::ClipboardEmpty { .. } => None,
+            | AgentMessage::ClipboardEmpty { .. }
+            | AgentMessage::LaunchResult { .. } => None,
             AgentMessage::CreateWindow { window, .. }
             | AgentMessage::SetTitle { window, .. }
             | AgentMessage::SetAppId { window, .. }
@@ -268,6 +282,17 @@ impl AgentMessage {
                 check_mime(mime)?;
                 check_clipboard(data)
             }
+            AgentMessage::LaunchResult { errno, .. } => {
+                if *errno > MAX_LAUNCH_ERRNO {
+                    return Err(MalformedReason::OutOfRange {
+                        field: "launch errno",
+                        value: i64::from(*errno),
+                        min: 0,
+                        max: i64::from(MAX_LAUNCH_ERRNO),
+                    });
+                }
+                Ok(())
+            }
         }
     }
 
@@ -337,6 +362,10 @@ impl AgentMessage {
                 text::write_clipboard(&mut w, data);
             }
             AgentMessage::ClipboardEmpty { serial } => w.u32(*serial),
+            AgentMessage::LaunchResult { launch, errno } => {
+                w.u32(*launch);
+                w.u32(*errno);
+            }
         }
         header::patch_len(w.out(), start, Direction::AgentToDom0, ty)?;
         w.finish()
@@ -429,6 +458,10 @@ impl AgentMessage {
                 data: text::read_clipboard(r)?,
             },
             CLIPBOARD_EMPTY => AgentMessage::ClipboardEmpty { serial: r.u32()? },
+            LAUNCH_RESULT => AgentMessage::LaunchResult {
+                launch: r.u32()?,
+                errno: r.u32()?,
+            },
             _ => return Err(MalformedReason::UnknownType(ty)),
         })
     }

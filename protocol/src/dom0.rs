@@ -20,8 +20,8 @@ use crate::wire::{Reader, Writer};
 const KEYMAP_MAX_LEN: u32 = limit_u32(4 + MAX_KEYMAP_BYTES);
 /// MIME type, data.
 const CLIPBOARD_PASTE_MAX_LEN: u32 = limit_u32(2 + MAX_MIME_BYTES + 4 + MAX_CLIPBOARD_BYTES);
-/// Count, then each argument as a string.
-const LAUNCH_MAX_LEN: u32 = limit_u32(4 + MAX_LAUNCH_ARGS * (2 + MAX_LAUNCH_ARG_BYTES));
+/// Launch id, count, then each argument as a string.
+const LAUNCH_MAX_LEN: u32 = limit_u32(4 + 4 + MAX_LAUNCH_ARGS * (2 + MAX_LAUNCH_ARG_BYTES));
 
 /// Framing rules per dom0 → agent type; `None` for types this direction may not send.
 pub(crate) fn spec(ty: u16) -> Option<Spec> {
@@ -191,9 +191,12 @@ pub enum Dom0Message {
     },
     /// The user asked dom0 to start a program in this qube (`bulkhead run`): the agent runs
     /// it as its own child with `WAYLAND_DISPLAY` set to its socket. Sent only to an agent
-    /// that offered [`Capabilities::LAUNCH`]. Nothing answers it: the program's windows are
-    /// the answer.
+    /// that offered [`Capabilities::LAUNCH`]. The agent answers each with exactly one
+    /// [`AgentMessage::LaunchResult`](crate::AgentMessage::LaunchResult) carrying `launch`.
     Launch {
+        /// dom0's id for this request, echoed by the answer (any value; dom0 keeps the ids
+        /// of the launches it waits for distinct).
+        launch: u32,
         /// The program and its arguments: 1 to [`MAX_LAUNCH_ARGS`], each at most
         /// [`MAX_LAUNCH_ARG_BYTES`] of UTF-8 without NUL; the program is not empty.
         argv: Vec<String>,
@@ -301,7 +304,7 @@ impl Dom0Message {
                 check_mime(mime)?;
                 check_clipboard(data)
             }
-            Dom0Message::Launch { argv } => check_argv(argv),
+            Dom0Message::Launch { argv, .. } => check_argv(argv),
         }
     }
 
@@ -408,7 +411,10 @@ impl Dom0Message {
                 text::write_mime(&mut w, mime);
                 text::write_clipboard(&mut w, data);
             }
-            Dom0Message::Launch { argv } => text::write_argv(&mut w, argv),
+            Dom0Message::Launch { launch, argv } => {
+                w.u32(*launch);
+                text::write_argv(&mut w, argv);
+            }
         }
         header::patch_len(w.out(), start, Direction::Dom0ToAgent, ty)?;
         w.finish()
@@ -504,6 +510,7 @@ impl Dom0Message {
                 data: text::read_clipboard(r)?,
             },
             LAUNCH => Dom0Message::Launch {
+                launch: r.u32()?,
                 argv: text::read_argv(r)?,
             },
             _ => return Err(MalformedReason::UnknownType(ty)),

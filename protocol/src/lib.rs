@@ -113,6 +113,7 @@
 //! | [`MIN_BUTTON`]..=[`MAX_BUTTON`] | 0x100..=0x2ff | evdev button codes | `OutOfRange` |
 //! | [`MAX_LAUNCH_ARGS`] | 64 | arguments of a `Launch` (at least 1, the first not empty) | `TooManyArgs`, `NoProgram` |
 //! | [`MAX_LAUNCH_ARG_BYTES`] | 1024 | each `Launch` argument: UTF-8, no NUL | `ArgTooLong`, `InvalidUtf8`, `NulInArg` |
+//! | [`MAX_LAUNCH_ERRNO`] | 4095 | a `LaunchResult`'s error number (0 = started) | `OutOfRange` |
 //! | [`MAX_WINDOWS_PER_QUBE`] | 4096 | live windows per qube | *not checkable by the decoder*: the compositor counts |
 //!
 //! Cursor shapes come from the fixed [`CursorShape`] set; window states from the bits of
@@ -124,7 +125,8 @@
 //! that the buffer lies inside the arena (`BufferDesc::end() <= arena size`; the transport
 //! does this); that window ids exist (or, for `CreateWindow`, are new) and belong to this
 //! qube, that a popup's parent exists, and [`MAX_WINDOWS_PER_QUBE`]; that clipboard answers
-//! match an outstanding request serial; message order and rate. Titles may contain
+//! match an outstanding request serial; that a `LaunchResult` answers a `Launch` dom0 sent
+//! on this connection and has not had its answer yet; message order and rate. Titles may contain
 //! bidirectional overrides (U+202E and friends) and other format characters, which are not
 //! control characters: dom0 sanitises titles before it draws them next to the qube name.
 //!
@@ -151,6 +153,7 @@
 //! | `0x0020` | [`Damage`](AgentMessage::Damage) | yes | ≤ 4128 |
 //! | `0x0030` | [`ClipboardData`](AgentMessage::ClipboardData) | no | ≤ 4194441 |
 //! | `0x0031` | [`ClipboardEmpty`](AgentMessage::ClipboardEmpty) | no | 4 |
+//! | `0x0040` | [`LaunchResult`](AgentMessage::LaunchResult) | no | 8 |
 //!
 //! Payload layouts (offsets within the payload):
 //!
@@ -179,6 +182,12 @@
 //! - **ClipboardData**: 0 `u32` serial (of the `ClipboardRequest` answered), 4 string MIME
 //!   type, then blob data.
 //! - **ClipboardEmpty**: 0 `u32` serial.
+//! - **LaunchResult**: 0 `u32` launch id (of the `Launch` answered), 4 `u32` error number:
+//!   0 when the program started, else the Linux `errno` its start failed with
+//!   (`1..=`[`MAX_LAUNCH_ERRNO`]; the agent reports "too many programs running" as
+//!   `EAGAIN`, 11). A number, never text: dom0 words the message from its own copy of the
+//!   command line. Sent only by an agent that offered [`Capabilities::LAUNCH`], exactly once
+//!   per `Launch`.
 //!
 //! # Messages from dom0 to the agent ([`Dom0Message`])
 //!
@@ -201,7 +210,7 @@
 //! | `0x8034` | [`PointerAxis`](Dom0Message::PointerAxis) | yes | 16 |
 //! | `0x8040` | [`ClipboardRequest`](Dom0Message::ClipboardRequest) | no | 4 |
 //! | `0x8041` | [`ClipboardPaste`](Dom0Message::ClipboardPaste) | no | ≤ 4194437 |
-//! | `0x8050` | [`Launch`](Dom0Message::Launch) | no | ≤ 65668 |
+//! | `0x8050` | [`Launch`](Dom0Message::Launch) | no | ≤ 65672 |
 //!
 //! Payload layouts:
 //!
@@ -229,12 +238,13 @@
 //!   not a window. Sent only on the user's copy gesture in one of the qube's windows.
 //! - **ClipboardPaste**: 0 string MIME type, then blob data. Window id 0; the agent makes
 //!   it the qube's selection. Sent only on the user's paste gesture.
-//! - **Launch**: list of strings: `u32` count (1..=[`MAX_LAUNCH_ARGS`]), then each argument
-//!   as a string (at most [`MAX_LAUNCH_ARG_BYTES`], UTF-8, no NUL); the first, the program,
-//!   is not empty. Window id 0. Sent only when the user runs a program in the qube from dom0
-//!   (`bulkhead run`) and only to an agent that offered [`Capabilities::LAUNCH`]; the agent
-//!   starts it with `WAYLAND_DISPLAY` set to its own socket. The direction is the trusted
-//!   one: no agent message makes dom0 run anything.
+//! - **Launch**: 0 `u32` launch id (dom0's choice, echoed by the answer), 4 list of
+//!   strings: `u32` count (1..=[`MAX_LAUNCH_ARGS`]), then each argument as a string (at most
+//!   [`MAX_LAUNCH_ARG_BYTES`], UTF-8, no NUL); the first, the program, is not empty. Window
+//!   id 0. Sent only when the user runs a program in the qube from dom0 (`bulkhead run`) and
+//!   only to an agent that offered [`Capabilities::LAUNCH`]; the agent starts it with
+//!   `WAYLAND_DISPLAY` set to its own socket and answers with one `LaunchResult`. The
+//!   direction is the trusted one: no agent message makes dom0 run anything.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -77,6 +77,9 @@ pub const MAX_REFRESH_MHZ: u32 = 1_000_000;
 pub const MAX_LAUNCH_ARGS: usize = 64;
 /// Longest argument of a `Launch`, in bytes of UTF-8 (1024). No NUL.
 pub const MAX_LAUNCH_ARG_BYTES: usize = 1024;
+/// Largest error number a `LaunchResult` may carry (4095, Linux's `MAX_ERRNO`); 0 means
+/// the program started.
+pub const MAX_LAUNCH_ERRNO: u32 = 4095;
 
 /// `value` must lie in `min..=max`.
 pub(crate) fn check_range(

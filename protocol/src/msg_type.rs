@@ -37,6 +37,8 @@ pub const DAMAGE: u16 = 0x0020;
 pub const CLIPBOARD_DATA: u16 = 0x0030;
 /// [`AgentMessage::ClipboardEmpty`](crate::AgentMessage::ClipboardEmpty).
 pub const CLIPBOARD_EMPTY: u16 = 0x0031;
+/// [`AgentMessage::LaunchResult`](crate::AgentMessage::LaunchResult).
+pub const LAUNCH_RESULT: u16 = 0x0040;
 
 // Dom0 → agent.
 /// [`Dom0Message::HelloAck`](crate::Dom0Message::HelloAck).

@@ -62,7 +62,8 @@ impl Capabilities {
     pub const CURSOR_SHAPE: Capabilities = Capabilities(1 << 1);
     /// The agent honours fractional output scales (`scale_120` not a multiple of 120).
     pub const FRACTIONAL_SCALE: Capabilities = Capabilities(1 << 2);
-    /// The agent starts programs dom0 asks for (`Launch`, from `bulkhead run`).
+    /// The agent starts programs dom0 asks for (`Launch`, from `bulkhead run`) and answers
+    /// each with a `LaunchResult`.
     pub const LAUNCH: Capabilities = Capabilities(1 << 3);
     /// Every capability this version knows.
     pub const KNOWN: Capabilities = Capabilities(

@@ -403,8 +403,9 @@ fn over_long_clipboard() {
 
 // ---- Launch ----
 
+/// Launch id 9, then the arguments.
 fn launch_payload(args: &[&[u8]]) -> Vec<u8> {
-    let mut p = le(&[u32::try_from(args.len()).expect("few")]);
+    let mut p = le(&[9, u32::try_from(args.len()).expect("few")]);
     for a in args {
         p.extend(u16::try_from(a.len()).expect("short").to_le_bytes());
         p.extend_from_slice(a);
@@ -414,17 +415,20 @@ fn launch_payload(args: &[&[u8]]) -> Vec<u8> {
 
 #[test]
 fn launch_round_trips_at_its_limits() {
-    let argv: Vec<String> = std::iter::once("weston-simple-shm".to_owned())
-        .chain((1..MAX_LAUNCH_ARGS).map(|_| "a".repeat(MAX_LAUNCH_ARG_BYTES)))
-        .collect();
-    let m = Dom0Message::Launch { argv };
+    let argv = vec!["a".repeat(MAX_LAUNCH_ARG_BYTES); MAX_LAUNCH_ARGS];
+    let m = Dom0Message::Launch {
+        launch: u32::MAX,
+        argv,
+    };
     let wire = m.encode_to_vec().expect("largest launch encodes");
+    assert_eq!(wire.len(), HEADER_LEN + 65672, "the documented maximum");
     assert_eq!(Dom0Message::decode(&wire), Ok((m, &[][..])));
     let buf = raw(msg_type::LAUNCH, 0, &launch_payload(&[b"foot", b"", b"-e"]));
     let (decoded, _) = Dom0Message::decode(&buf).expect("empty arguments after the program");
     assert_eq!(
         decoded,
         Dom0Message::Launch {
+            launch: 9,
             argv: vec!["foot".into(), String::new(), "-e".into()]
         }
     );
@@ -449,7 +453,7 @@ fn launch_rules() {
     );
     // A huge declared count is refused before anything is allocated or read.
     assert_eq!(
-        dom0_err(&raw(msg_type::LAUNCH, 0, &le(&[u32::MAX]))),
+        dom0_err(&raw(msg_type::LAUNCH, 0, &le(&[1, u32::MAX]))),
         MalformedReason::TooManyArgs { count: u32::MAX }
     );
     let long = vec![b'a'; MAX_LAUNCH_ARG_BYTES + 1];
@@ -477,7 +481,7 @@ fn launch_rules() {
     );
     // The count promises more arguments than the payload holds.
     assert_eq!(
-        dom0_err(&raw(msg_type::LAUNCH, 0, &le(&[2, 0x0061_0001]))),
+        dom0_err(&raw(msg_type::LAUNCH, 0, &le(&[1, 2, 0x0061_0001]))),
         MalformedReason::Truncated
     );
     assert_eq!(
@@ -494,7 +498,11 @@ fn launch_rules() {
         vec!["sh".into(), "a\0".into()],
         vec!["x".into(); MAX_LAUNCH_ARGS + 1],
     ] {
-        assert!(Dom0Message::Launch { argv }.encode_to_vec().is_err());
+        assert!(
+            Dom0Message::Launch { launch: 1, argv }
+                .encode_to_vec()
+                .is_err()
+        );
     }
     // An agent cannot send it: it is a dom0 → agent type.
     assert_eq!(
@@ -935,5 +943,55 @@ fn version_major_mismatch() {
     assert_eq!(
         err.to_string(),
         "incompatible protocol versions: ours is 1.0, theirs is 2.0 (major versions differ)"
+    );
+}
+
+// ---- LaunchResult ----
+
+#[test]
+fn launch_result_rules() {
+    for (launch, errno) in [(0, 0), (7, 2), (u32::MAX, MAX_LAUNCH_ERRNO)] {
+        let buf = raw(msg_type::LAUNCH_RESULT, 0, &le(&[launch, errno]));
+        assert_eq!(
+            AgentMessage::decode(&buf),
+            Ok((AgentMessage::LaunchResult { launch, errno }, &[][..]))
+        );
+    }
+    // Beyond Linux's error numbers: not an errno, refused rather than passed on.
+    for errno in [MAX_LAUNCH_ERRNO + 1, u32::MAX] {
+        assert_eq!(
+            agent_err(&raw(msg_type::LAUNCH_RESULT, 0, &le(&[1, errno]))),
+            MalformedReason::OutOfRange {
+                field: "launch errno",
+                value: i64::from(errno),
+                min: 0,
+                max: i64::from(MAX_LAUNCH_ERRNO)
+            }
+        );
+        assert!(
+            AgentMessage::LaunchResult { launch: 1, errno }
+                .encode_to_vec()
+                .is_err()
+        );
+    }
+    assert_eq!(
+        agent_err(&raw(msg_type::LAUNCH_RESULT, 0, &le(&[1]))),
+        MalformedReason::PayloadLengthMismatch {
+            ty: msg_type::LAUNCH_RESULT,
+            len: 4,
+            expected: 8
+        }
+    );
+    assert_eq!(
+        agent_err(&raw(msg_type::LAUNCH_RESULT, 3, &le(&[1, 0]))),
+        MalformedReason::UnexpectedWindowId {
+            ty: msg_type::LAUNCH_RESULT,
+            window: 3
+        }
+    );
+    // dom0 cannot send it: it is an agent → dom0 type.
+    assert_eq!(
+        dom0_err(&raw(msg_type::LAUNCH_RESULT, 0, &le(&[1, 0]))),
+        MalformedReason::UnknownType(msg_type::LAUNCH_RESULT)
     );
 }

@@ -3,8 +3,10 @@
 //! against the socket the compositor opened, and asks the compositor to run
 //! weston-simple-shm in it (run → Launch → the agent spawns it). The window must appear in
 //! the qube's frame with the label the manager gave. Then: a second program in the running
-//! qube, stop (windows, socket and agent gone), and a disposable qube that goes with
-//! everything it had when its program's only window closes.
+//! qube, a program the qube does not have (`run` fails with dom0's wording of the agent's
+//! error number), stop (windows, socket and agent gone), and a disposable qube that goes with
+//! everything it had when its program's only window closes, or at once when its program
+//! cannot start.
 //!
 //! Needs the `bulkhead` binary beside the compositor's (`cargo build -p
 //! bulkhead-hypervisor-glue`; `cargo test --workspace` builds it).
@@ -186,6 +188,23 @@ fn bulkhead_run_starts_the_qube_and_its_program() {
     });
     assert_eq!(running_pid(&bulkhead.qube_dir("work")), agent);
 
+    // A program the qube does not have: the agent answers ENOENT, dom0 words it, run fails.
+    let missing = bulkhead.output(&["run", "work", "--", "bulkhead-no-such-program", "-x"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).lines().last(),
+        Some(
+            "bulkhead: qube work could not start `bulkhead-no-such-program`: \
+             No such file or directory (os error 2)"
+        )
+    );
+    assert!(missing.stdout.is_empty());
+    assert_eq!(running_pid(&bulkhead.qube_dir("work")), agent);
+    assert!(
+        desktop.qubes()[0].connected,
+        "an honest failure keeps the qube"
+    );
+
     let bad = bulkhead.output(&["qube", "remove", "work"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("qube work is running: stop it first"));
 
@@ -270,4 +289,26 @@ fn bulkhead_run_starts_the_qube_and_its_program() {
         bulkhead.ok(&["qube", "list"]).lines().count() == 1,
         "only the header"
     );
+
+    // A disposable qube whose program cannot start goes at once, and says why.
+    let missing = bulkhead.output(&["run", "--disposable", "--", "bulkhead-no-such-program"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.ends_with(
+            "could not start `bulkhead-no-such-program`: No such file or directory (os error 2)\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        bulkhead.ok(&["qube", "list"]).lines().count() == 1,
+        "nothing of the disposable is left"
+    );
+    desktop.wait_for("the disposable gone from dom0", |d| {
+        if d.qubes().is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{:?}", d.qubes()))
+        }
+    });
 }

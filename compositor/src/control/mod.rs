@@ -20,7 +20,9 @@
 //! → {"cmd":"add-qube","name":"work","label":"blue"}   (the qube manager, on start)
 //! ← {"ok":true,"socket":"/run/user/1000/bulkhead/qube-work.sock"}
 //! → {"cmd":"run","qube":"work","argv":["foot"]}      (bulkhead run)
-//! ← {"ok":true}
+//! ← {"ok":true}                                      (once the agent said foot started)
+//! → {"cmd":"run","qube":"work","argv":["foo"]}
+//! ← {"ok":false,"error":"qube work could not start `foo`: No such file or directory (os error 2)","errno":2}
 //! → {"cmd":"remove-qube","name":"work"}              (the qube manager, on stop)
 //! ← {"ok":true}
 //! → nonsense
@@ -34,7 +36,12 @@
 //!
 //! A qube's name and label come only from here (`add-qube`, from the qube manager) or from
 //! the command line, never from a guest: the socket an agent connects to says which qube
-//! it serves. `run` sends `Launch` to the qube's agent if it offered that capability.
+//! it serves. `run` sends `Launch` to the qube's agent if it offered that capability and
+//! answers once the agent's `LaunchResult` says whether the program started: `ok`, or the
+//! error dom0 words from its own `argv[0]` and the error number the agent sent (never text
+//! from the qube), or after 5 s that the qube did not confirm
+//! ([`crate::qube::LAUNCH_CONFIRM_TIMEOUT`]). The event loop does not wait meanwhile; a
+//! client's later requests are answered in order after it.
 
 pub mod server;
 
@@ -132,7 +139,8 @@ pub enum Request {
         name: String,
     },
     /// Starts a program in a connected qube (the agent runs it against its own Wayland
-    /// socket).
+    /// socket). Answered once the agent says whether it started (`ok`, or `error` and
+    /// `errno`), or after [`crate::qube::LAUNCH_CONFIRM_TIMEOUT`].
     Run {
         /// The qube's name.
         qube: String,
@@ -240,6 +248,10 @@ pub struct Response {
     /// For `add-qube`: the socket the qube's agent connects to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<PathBuf>,
+    /// For a `run` whose program did not start: the error number the qube's agent
+    /// reported (1..=4095 a Linux errno; `error` says what it means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<u32>,
 }
 
 impl Response {

@@ -1,9 +1,18 @@
 //! The control socket on the calloop event loop.
+//!
+//! Each request gets a [`Reply`]; the handler answers through it at once or keeps it and
+//! answers later (`run` waits for the qube's `LaunchResult`) without blocking the event
+//! loop. A client gets its answers in the order of its requests: an answer given early
+//! waits behind an earlier one still pending.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use smithay::reexports::calloop::generic::Generic;
@@ -13,8 +22,104 @@ use super::{MAX_REQUEST_LINE, Request, Response, parse_request};
 
 /// Whoever answers control requests (the compositor's `State`).
 pub trait ControlHandler {
-    /// Answers one request. Must not panic on any input.
-    fn handle_control(&mut self, request: Request) -> Response;
+    /// Answers one request through `reply`, now or later (keeping `reply` until then).
+    /// Must not panic on any input.
+    fn handle_control(&mut self, request: Request, reply: Reply);
+}
+
+/// One answer slot in a client's queue: `None` while the answer is pending.
+type Slot = Rc<RefCell<Option<Response>>>;
+
+/// The writing side of one control client: its answers in request order.
+struct ClientOut {
+    stream: UnixStream,
+    queue: VecDeque<Slot>,
+    /// A write failed: the client is gone; later answers are dropped.
+    broken: bool,
+}
+
+impl ClientOut {
+    /// Writes every answer at the head of the queue that is ready.
+    fn flush(&mut self) {
+        while let Some(response) = self.queue.front().and_then(|slot| slot.borrow_mut().take()) {
+            self.queue.pop_front();
+            if !self.broken && !send(&self.stream, &response) {
+                self.broken = true;
+            }
+        }
+    }
+}
+
+/// Where the answer to one control request goes. [`Reply::send`] answers; a `Reply`
+/// dropped unanswered answers with an error (and logs the bug), so a client never waits
+/// forever.
+pub struct Reply {
+    slot: Slot,
+    /// Kept alive by its replies: a client that stopped sending (closed its writing side)
+    /// still gets the answers it waits for.
+    client: Option<Rc<RefCell<ClientOut>>>,
+    sent: bool,
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("client", &self.client.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reply {
+    /// A reply whose answer goes nowhere (a client that is gone; tests of handlers).
+    pub fn detached() -> Reply {
+        Reply {
+            slot: Slot::default(),
+            client: None,
+            sent: false,
+        }
+    }
+
+    /// A new slot at the end of `client`'s queue.
+    fn queued(client: &Rc<RefCell<ClientOut>>) -> Reply {
+        let slot = Slot::default();
+        client.borrow_mut().queue.push_back(Rc::clone(&slot));
+        Reply {
+            slot,
+            client: Some(Rc::clone(client)),
+            sent: false,
+        }
+    }
+
+    /// Answers the request (written once every earlier answer of this client is).
+    pub fn send(mut self, response: Response) {
+        self.deliver(response);
+    }
+
+    fn deliver(&mut self, response: Response) {
+        self.sent = true;
+        *self.slot.borrow_mut() = Some(response);
+        if let Some(client) = &self.client {
+            // Free here: `flush` and `queued` hold their borrow only briefly and give no
+            // answer meanwhile. Were it busy, the answer would wait in its slot for the
+            // next flush.
+            if let Ok(mut out) = client.try_borrow_mut() {
+                out.flush();
+            } else {
+                tracing::error!("control answer given while its client was busy");
+            }
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if !self.sent {
+            tracing::error!("a control request was dropped without an answer");
+            self.deliver(Response::error(
+                "the compositor dropped this request without an answer (a bug: see its log)",
+            ));
+        }
+    }
 }
 
 /// The control socket could not be set up.
@@ -161,6 +266,14 @@ fn add_client<D: ControlHandler + 'static>(handle: &LoopHandle<'static, D>, stre
     {
         return;
     }
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let out = Rc::new(RefCell::new(ClientOut {
+        stream: writer,
+        queue: VecDeque::new(),
+        broken: false,
+    }));
     let mut pending: Vec<u8> = Vec::new();
     let source = Generic::new(stream, Interest::READ, Mode::Level);
     let inserted = handle.insert_source(source, move |_, stream, data| {
@@ -177,22 +290,22 @@ fn add_client<D: ControlHandler + 'static>(handle: &LoopHandle<'static, D>, stre
         pending.extend_from_slice(&buf[..n]);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
-            let response = match parse_request(&line[..end]) {
+            let reply = Reply::queued(&out);
+            match parse_request(&line[..end]) {
                 Ok(request) => {
                     tracing::debug!(?request, "control request");
-                    data.handle_control(request)
+                    data.handle_control(request, reply);
                 }
-                Err(response) => response,
-            };
-            if !send(stream, &response) {
+                Err(response) => reply.send(response),
+            }
+            if out.borrow().broken {
                 return Ok(PostAction::Remove);
             }
         }
         if pending.len() > MAX_REQUEST_LINE {
-            send(
-                stream,
-                &Response::error(format!("request line longer than {MAX_REQUEST_LINE} bytes")),
-            );
+            Reply::queued(&out).send(Response::error(format!(
+                "request line longer than {MAX_REQUEST_LINE} bytes"
+            )));
             return Ok(PostAction::Remove);
         }
         Ok(PostAction::Continue)

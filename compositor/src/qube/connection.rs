@@ -30,6 +30,8 @@ use crate::input::route::QubeInput;
 use crate::render::content::{ArenaPixels, ContentError, FrameSource, PixelFormat, arena_rect};
 use crate::state::{Dom0, FrameError};
 
+use super::launch::Launches;
+
 /// What dom0 offers every agent.
 const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD.union(Capabilities::LAUNCH);
 /// Messages handled per wake-up before the loop serves others (the rest come next turn).
@@ -51,8 +53,9 @@ pub const STATE_REFUSALS_BURST: f64 = 200.0;
 /// Refill rate of the refusal allowance.
 pub const STATE_REFUSALS_PER_SECOND: f64 = 5.0;
 
-/// Why a connection is closed. Every variant but [`Violation::Dom0`] is the qube's doing
-/// (logged at `warn!`).
+/// Why a connection is closed. Every variant but [`Violation::Dom0`] (a bug in dom0,
+/// logged at `error!`), [`Violation::HungUp`] and [`Violation::Removed`] (logged at
+/// `info!`) is the qube's doing (logged at `warn!`).
 #[derive(Debug, thiserror::Error)]
 pub enum Violation {
     /// The shared-memory ring broke its rules (hostile indices or lengths).
@@ -120,6 +123,13 @@ pub enum Violation {
         /// The qube's arena size.
         budget: u64,
     },
+    /// A `LaunchResult` for no launch dom0 waits for on this connection (unknown id,
+    /// answered twice, or never sent a `Launch`).
+    #[error("launch result for launch {0}, which dom0 is not waiting for")]
+    UnexpectedLaunchResult(u32),
+    /// dom0 removed the qube (`remove-qube`): not a violation.
+    #[error("dom0 removed the qube")]
+    Removed,
     /// The agent closed its setup socket (it exited): not a violation.
     #[error("the agent hung up")]
     HungUp,
@@ -206,6 +216,8 @@ pub struct Connection {
     /// Window-state wishes acted on, and refusals tolerated.
     state_budget: RateBudget,
     state_refusals: RateBudget,
+    /// `Launch`es waiting for their `LaunchResult`.
+    launches: Launches,
 }
 
 impl Connection {
@@ -236,7 +248,13 @@ impl Connection {
             budget: RateBudget::new(RATE_PER_SECOND, RATE_BURST),
             state_budget: RateBudget::new(STATE_CHANGES_PER_SECOND, STATE_BURST),
             state_refusals: RateBudget::new(STATE_REFUSALS_PER_SECOND, STATE_REFUSALS_BURST),
+            launches: Launches::default(),
         }
+    }
+
+    /// The launches this connection waits to hear about.
+    pub fn launches(&mut self) -> &mut Launches {
+        &mut self.launches
     }
 
     /// The qube this connection belongs to.
@@ -570,6 +588,10 @@ impl Connection {
             }
             AgentMessage::ClipboardEmpty { serial } => {
                 dom0.clipboard_answer(self.qube, serial, None);
+            }
+            // Only as the one answer to a `Launch` dom0 sent on this connection.
+            AgentMessage::LaunchResult { launch, errno } => {
+                self.launches.answered(launch, errno)?;
             }
         }
         Ok(())

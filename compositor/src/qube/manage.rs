@@ -4,11 +4,17 @@
 //! The name and label come from the manager (dom0's own user, over the 0600 control
 //! socket), never from a guest; each is validated with border-theme's rules before anything
 //! changes, and a failure leaves the compositor as it was.
+//!
+//! `run` is answered later, without blocking the event loop: when the agent's
+//! `LaunchResult` arrives, or after [`LAUNCH_CONFIRM_TIMEOUT`] (see [`super::launch`]).
 
 use bulkhead_border_theme::{Label, QubeName};
 use bulkhead_protocol::{Capabilities, Dom0Message};
+use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 
+use super::launch::{LAUNCH_CONFIRM_TIMEOUT, MAX_UNCONFIRMED_LAUNCHES};
 use crate::control::Response;
+use crate::control::server::Reply;
 use crate::state::State;
 
 fn ok() -> Response {
@@ -61,40 +67,100 @@ impl State {
             return Response::error(format!("dom0 knows no qube named {name:?}"));
         };
         self.qubes.close_socket(qube);
-        self.disconnect(qube, &super::Violation::HungUp);
+        self.disconnect(qube, &super::Violation::Removed);
         self.dom0.clipboard.qube_gone(qube);
         self.dom0.qube_gone(qube);
         tracing::info!(qube = %name, "qube removed");
         ok()
     }
 
-    /// `run`: sends `Launch { argv }` to `qube`'s agent.
-    pub(crate) fn run_in_qube(&mut self, name: &str, argv: Vec<String>) -> Response {
+    /// `run`: sends `Launch` to `qube`'s agent; `reply` is answered when the agent says
+    /// whether the program started, or after [`LAUNCH_CONFIRM_TIMEOUT`].
+    pub(crate) fn run_in_qube(&mut self, name: &str, argv: Vec<String>, reply: Reply) {
+        match self.send_launch(name, argv, reply) {
+            Ok(()) => {}
+            Err((reply, response)) => reply.send(response),
+        }
+    }
+
+    /// Sends the `Launch` and files `reply` with it, or gives `reply` back with the answer
+    /// that says why not.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the reply and its answer, made once per refused run"
+    )]
+    fn send_launch(
+        &mut self,
+        name: &str,
+        argv: Vec<String>,
+        reply: Reply,
+    ) -> Result<(), (Reply, Response)> {
+        let refuse = |reply, text: String| Err((reply, Response::error(text)));
         let Some(qube) = self.dom0.desktop.qube_by_name(name) else {
-            return Response::error(format!(
-                "dom0 knows no qube named {name:?} (start it with `bulkhead qube start`)"
-            ));
+            return refuse(
+                reply,
+                format!("dom0 knows no qube named {name:?} (start it with `bulkhead qube start`)"),
+            );
         };
-        let Some(capabilities) = self.qubes.capabilities(qube) else {
-            return Response::error(format!(
-                "qube {name} has no agent connected yet; try again once it has started"
-            ));
+        let (Some(capabilities), Some(handle)) =
+            (self.qubes.capabilities(qube), self.qubes.loop_handle())
+        else {
+            return refuse(
+                reply,
+                format!("qube {name} has no agent connected yet; try again once it has started"),
+            );
         };
         if !capabilities.contains(Capabilities::LAUNCH) {
-            return Response::error(format!(
-                "the agent of qube {name} does not start programs (it did not offer LAUNCH)"
-            ));
+            return refuse(
+                reply,
+                format!(
+                    "the agent of qube {name} does not start programs (it did not offer LAUNCH)"
+                ),
+            );
         }
-        let launch = Dom0Message::Launch { argv };
-        if let Err(reason) = launch.validate() {
-            return Response::error(format!("cannot run that command line: {reason}"));
+        if self
+            .qubes
+            .connection(qube)
+            .is_some_and(|c| c.launches().is_full())
+        {
+            return refuse(
+                reply,
+                format!(
+                    "qube {name} has not confirmed {MAX_UNCONFIRMED_LAUNCHES} earlier programs; \
+                     restart it (`bulkhead qube stop {name}`, then run again)"
+                ),
+            );
         }
-        if let Err(v) = self.qubes.send(qube, &launch) {
-            let answer = Response::error(format!("qube {name} did not take the request: {v}"));
+        let program = argv.first().cloned().unwrap_or_default();
+        let launch = self.qubes.launch_id();
+        let message = Dom0Message::Launch { launch, argv };
+        if let Err(reason) = message.validate() {
+            return refuse(reply, format!("cannot run that command line: {reason}"));
+        }
+        if let Err(v) = self.qubes.send(qube, &message) {
+            let text = format!("qube {name} did not take the request: {v}");
             self.disconnect(qube, &v);
-            return answer;
+            return refuse(reply, text);
         }
-        tracing::info!(qube = %name, program = ?launch, "program started in qube");
-        ok()
+        tracing::debug!(qube = %name, launch, ?message, "launch sent");
+        if let Some(connection) = self.qubes.connection(qube) {
+            connection
+                .launches()
+                .sent(launch, name.to_owned(), program, reply);
+        }
+        let timer = handle.insert_source(
+            Timer::from_duration(LAUNCH_CONFIRM_TIMEOUT),
+            move |_, (), state: &mut State| {
+                if let Some(connection) = state.qubes.connection(qube) {
+                    connection.launches().timed_out(launch);
+                }
+                TimeoutAction::Drop
+            },
+        );
+        if timer.is_err() {
+            // The answer still comes with the agent's result; only the bound is lost.
+            tracing::error!(launch, "cannot arm the launch confirmation timer");
+        }
+        Ok(())
     }
 }

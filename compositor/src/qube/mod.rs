@@ -12,6 +12,7 @@
 //! again, and the compositor and the other qubes carry on.
 
 mod connection;
+mod launch;
 mod manage;
 
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ use bulkhead_shm_transport::{Config, Endpoint, send_handoff};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::ping::{Ping, make_ping};
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction, RegistrationToken};
+
+pub use launch::{LAUNCH_CONFIRM_TIMEOUT, MAX_UNCONFIRMED_LAUNCHES, describe_errno};
 
 pub use connection::{
     BATCH, Connection, RATE_BURST, RATE_PER_SECOND, STATE_BURST, STATE_CHANGES_PER_SECOND,
@@ -74,6 +77,8 @@ pub struct QubeLinks {
     /// Shortest time between two acknowledgements ([`REFRESH_INTERVAL`] unless set with
     /// [`QubeLinks::set_refresh_interval`]; zero: as soon as the frame is drawn).
     pub(crate) refresh_interval: std::time::Duration,
+    /// The id of the next `Launch` (one counter for every qube and connection).
+    next_launch: u32,
 }
 
 impl Default for QubeLinks {
@@ -96,7 +101,15 @@ impl QubeLinks {
             last_present: None,
             present_armed: false,
             refresh_interval: REFRESH_INTERVAL,
+            next_launch: 1,
         }
+    }
+
+    /// A fresh id for a `Launch`.
+    fn launch_id(&mut self) -> u32 {
+        let id = self.next_launch;
+        self.next_launch = id.wrapping_add(1).max(1);
+        id
     }
 
     /// Acknowledges frames at most once per `interval` (zero: each as soon as it is drawn,
@@ -178,6 +191,11 @@ impl QubeLinks {
             .get(&qube)
             .filter(|l| l.connection.is_ready())
             .map(|l| l.connection.capabilities())
+    }
+
+    /// `qube`'s live connection.
+    pub(crate) fn connection(&mut self, qube: QubeId) -> Option<&mut Connection> {
+        self.links.get_mut(&qube).map(|l| &mut l.connection)
     }
 
     /// Whether `qube`'s agent is connected and its handshake done.
@@ -407,18 +425,21 @@ impl State {
 
     /// Closes `qube`'s connection: its windows go, the qube stays known and may reconnect.
     pub fn disconnect(&mut self, qube: QubeId, reason: &Violation) {
-        let Some(link) = self.qubes.links.remove(&qube) else {
+        let Some(mut link) = self.qubes.links.remove(&qube) else {
             return;
         };
         match reason {
             Violation::Dom0(_) => tracing::error!(?qube, %reason, "qube connection closed"),
-            Violation::HungUp => tracing::info!(?qube, "qube disconnected"),
+            Violation::HungUp | Violation::Removed => {
+                tracing::info!(?qube, %reason, "qube disconnected");
+            }
             _ => tracing::warn!(?qube, %reason, "qube connection closed"),
         }
         if let Some(handle) = &self.qubes.handle {
             handle.remove(link.doorbell);
             handle.remove(link.socket);
         }
+        link.connection.launches().closed(reason);
         drop(link);
         self.dom0.clipboard.qube_gone(qube);
         self.dom0.input.pointer_in = self.dom0.input.pointer_in.filter(|(q, _)| *q != qube);

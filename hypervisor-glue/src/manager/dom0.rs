@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-/// How long the compositor may take to answer one request.
+/// How long the compositor may take to answer one request. `run` is answered when the
+/// qube's agent says whether the program started, or after the compositor's own 5 s bound:
+/// this is longer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Talking to the compositor failed.
@@ -32,6 +34,17 @@ pub enum Dom0Error {
     /// The compositor refused the request.
     #[error("the compositor refused: {0}")]
     Refused(String),
+    /// `run` failed: the program did not start in the qube (`errno` is the number the
+    /// qube's agent reported), the qube did not confirm in time, or the compositor could
+    /// not ask it. The message is the compositor's own wording (never text from the qube),
+    /// e.g. "qube work could not start `foo`: No such file or directory (os error 2)".
+    #[error("{message}")]
+    Run {
+        /// The compositor's message.
+        message: String,
+        /// The error number the qube's agent reported, if it answered.
+        errno: Option<u32>,
+    },
     /// The answer was not what the compositor sends.
     #[error("the compositor's answer makes no sense: {0}")]
     BadAnswer(String),
@@ -60,6 +73,8 @@ struct Answer {
     socket: Option<PathBuf>,
     #[serde(default)]
     qubes: Option<Vec<Dom0Qube>>,
+    #[serde(default)]
+    errno: Option<u32>,
 }
 
 /// A client of the compositor's control socket.
@@ -88,6 +103,16 @@ impl Dom0 {
     }
 
     fn request(&self, request: &serde_json::Value) -> Result<Answer, Dom0Error> {
+        let answer = self.exchange(request)?;
+        if answer.ok {
+            Ok(answer)
+        } else {
+            Err(Dom0Error::Refused(answer.error.unwrap_or_default()))
+        }
+    }
+
+    /// Sends one request and reads its answer, whether it says ok or not.
+    fn exchange(&self, request: &serde_json::Value) -> Result<Answer, Dom0Error> {
         let control = self.control.as_ref().ok_or(Dom0Error::NoSocket)?;
         let unreachable = |source| Dom0Error::Unreachable {
             path: control.clone(),
@@ -105,13 +130,7 @@ impl Dom0 {
         BufReader::new(stream)
             .read_line(&mut answer)
             .map_err(unreachable)?;
-        let answer: Answer = serde_json::from_str(&answer)
-            .map_err(|e| Dom0Error::BadAnswer(format!("{e}: {answer:?}")))?;
-        if answer.ok {
-            Ok(answer)
-        } else {
-            Err(Dom0Error::Refused(answer.error.unwrap_or_default()))
-        }
+        serde_json::from_str(&answer).map_err(|e| Dom0Error::BadAnswer(format!("{e}: {answer:?}")))
     }
 
     /// Declares a qube; returns the socket its VMM (or host agent) connects to.
@@ -127,10 +146,18 @@ impl Dom0 {
             .map(drop)
     }
 
-    /// Starts `argv` in a connected qube.
+    /// Starts `argv` in a connected qube; `Ok` once its agent said the program started.
     pub fn run(&self, qube: &str, argv: &[String]) -> Result<(), Dom0Error> {
-        self.request(&json!({"cmd": "run", "qube": qube, "argv": argv}))
-            .map(drop)
+        let answer = self.exchange(&json!({"cmd": "run", "qube": qube, "argv": argv}))?;
+        if answer.ok {
+            return Ok(());
+        }
+        Err(Dom0Error::Run {
+            message: answer
+                .error
+                .unwrap_or_else(|| format!("the compositor could not run that in qube {qube}")),
+            errno: answer.errno,
+        })
     }
 
     /// The qubes the compositor knows.

@@ -661,6 +661,7 @@ impl Manager {
 /// The protocol's rules for a `Launch` command line, checked before anything starts.
 fn check_argv(argv: &[String]) -> Result<(), ManagerError> {
     bulkhead_protocol::Dom0Message::Launch {
+        launch: 0,
         argv: argv.to_vec(),
     }
     .validate()

@@ -70,6 +70,12 @@ impl FakeDom0 {
                     .collect();
                 serde_json::json!({"ok": true, "qubes": list})
             }
+            // The answer the compositor gives when the qube's agent reports ENOENT.
+            "run" if req["argv"][0] == "no-such-program" => serde_json::json!({
+                "ok": false,
+                "error": "qube work could not start `no-such-program`: No such file or directory (os error 2)",
+                "errno": 2,
+            }),
             "run" => serde_json::json!({"ok": true}),
             other => panic!("unexpected request {other}"),
         }
@@ -554,6 +560,31 @@ fn run_checks_the_command_line_before_starting_anything() {
         .cloned()
         .collect();
     assert_eq!(sent[1]["argv"], serde_json::json!(["foot", "-e", "top"]));
+    f.manager.stop("work", Duration::ZERO).unwrap();
+}
+
+#[test]
+fn run_says_when_the_program_did_not_start() {
+    let mut f = fixture(SLEEPER);
+    f.manager.create(&request("work")).unwrap();
+    let err = f
+        .manager
+        .run("work", &["no-such-program".into()], WAIT)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "qube work could not start `no-such-program`: No such file or directory (os error 2)"
+    );
+    assert!(
+        matches!(
+            err,
+            ManagerError::Dom0(Dom0Error::Run { errno: Some(2), .. })
+        ),
+        "{err:?}"
+    );
+    // The qube it started for the program keeps running; the next program starts.
+    f.manager.run("work", &["foot".into()], WAIT).unwrap();
+    assert_eq!(f.dom0.commands(), ["add-qube work", "run work", "run work"]);
     f.manager.stop("work", Duration::ZERO).unwrap();
 }
 

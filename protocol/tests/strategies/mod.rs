@@ -185,6 +185,8 @@ pub fn agent_message() -> impl Strategy<Value = AgentMessage> {
             data
         }),
         any::<u32>().prop_map(|serial| M::ClipboardEmpty { serial }),
+        (any::<u32>(), edgy_u32(0, MAX_LAUNCH_ERRNO))
+            .prop_map(|(launch, errno)| M::LaunchResult { launch, errno }),
     ]
 }
 
@@ -295,7 +297,7 @@ pub fn dom0_message() -> impl Strategy<Value = Dom0Message> {
             ),
         any::<u32>().prop_map(|serial| M::ClipboardRequest { serial }),
         (mime(), blob()).prop_map(|(mime, data)| M::ClipboardPaste { mime, data }),
-        argv().prop_map(|argv| M::Launch { argv }),
+        (any::<u32>(), argv()).prop_map(|(launch, argv)| M::Launch { launch, argv }),
     ]
 }
 

@@ -11,8 +11,10 @@
 //! Streaming stores are weakly ordered: [`store_fence`] must run before anything tells the
 //! peer the bytes are there.
 
-/// Copies `len` bytes from `src` to `dst`. Overlapping ranges (a hostile client can hand
-/// the agent the arena itself as its buffer) are copied with `memmove`.
+/// Copies `len` bytes from `src` to `dst`. Ranges that overlap in this address space are
+/// copied with `memmove`. The same memory seen through two mappings (a hostile client
+/// handing the agent the arena's own file as its pool) only garbles that client's pixels,
+/// as any other writer racing the copy would.
 ///
 /// # Safety
 /// `src..src + len` must be valid for reads and `dst..dst + len` for writes for the whole

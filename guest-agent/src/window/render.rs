@@ -158,9 +158,13 @@ impl WindowRenderer {
             })
             .collect();
         match region.copy_from_wl_shm(layout, &source.buffer, origin, &rects) {
-            // Checked before any byte moved: the pixman path can still draw it.
-            Err(ClientBufferError::NotShm | ClientBufferError::Format(_)) => None,
-            Err(err) => Some(Err(err.into())),
+            // The pool shrank under the copy: smithay has sent the client its error.
+            Err(err @ ClientBufferError::BadPool) => Some(Err(err.into())),
+            // Every other refusal comes before any byte moved: pixman can still draw it.
+            Err(err) => {
+                tracing::debug!(%err, "no direct copy; flattening");
+                None
+            }
             Ok(format) => {
                 self.direct = [
                     Some(DirectFrame {

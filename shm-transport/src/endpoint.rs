@@ -10,6 +10,7 @@ use crate::error::{RecvError, RingError, SendError, SetupError};
 use crate::layout::{Config, Layout};
 use crate::ring::{RingReader, RingView, RingWriter, SendFailure, SendStatus};
 use crate::shared::SharedMemory;
+use crate::stream_copy::store_fence;
 
 /// Which side of the channel an endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,24 @@ impl Endpoint {
         })
     }
 
+    /// The agent's pixels go through `mem` from now on: the same region mapped again (in a
+    /// VM, the BAR through sysfs `resource0_wc`: write-combining, where `resource0` is
+    /// uncached and pixel writes would crawl). The rings keep the first mapping. Call it
+    /// before any frame is written.
+    pub fn use_arena_mapping(&mut self, mem: SharedMemory) -> Result<(), SetupError> {
+        if mem.len() < self.layout.region_size {
+            return Err(SetupError::BadHeader(
+                "the arena's mapping is smaller than the region",
+            ));
+        }
+        self.arena = Arena::new(
+            Arc::new(mem),
+            self.layout.arena_offset,
+            self.layout.arena_size,
+        );
+        Ok(())
+    }
+
     /// Which side this is.
     pub fn role(&self) -> Role {
         self.role
@@ -136,6 +155,9 @@ impl Endpoint {
     /// waiting for data.
     pub fn send(&mut self, msg: &[u8]) -> Result<SendStatus, SendError> {
         self.check()?;
+        // Pixels the message may announce went out with streaming or write-combining
+        // stores: they must be visible before the message is.
+        store_fence();
         if msg.len() > self.max_message_len {
             return Err(SendError::TooLong {
                 len: msg.len(),
@@ -162,6 +184,7 @@ impl Endpoint {
     /// Writes queued bytes into the space the peer has freed since.
     pub fn flush(&mut self) -> Result<SendStatus, SendError> {
         self.check()?;
+        store_fence();
         match self.writer.flush() {
             Ok((status, notify)) => {
                 self.ring_peer(notify).map_err(SendError::Doorbell)?;

@@ -57,7 +57,6 @@ mod pixman_image;
 mod ring;
 mod setup;
 mod shared;
-#[cfg(feature = "wl-shm")]
 mod stream_copy;
 #[cfg(test)]
 #[allow(clippy::cast_possible_truncation)]

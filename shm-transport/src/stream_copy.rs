@@ -19,6 +19,7 @@
 /// # Safety
 /// `src..src + len` must be valid for reads and `dst..dst + len` for writes for the whole
 /// call; other processes may change either (only pixel values change).
+#[cfg(feature = "wl-shm")]
 pub(crate) unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
     let (s, d) = (src as usize, dst as usize);
     let overlap = s < d.saturating_add(len) && d < s.saturating_add(len);
@@ -34,14 +35,16 @@ pub(crate) unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
     }
 }
 
-/// Orders every streaming store before the stores that follow (the message that publishes
-/// the pixels). A no-op where [`copy_streaming`] never streams.
+/// Orders every streaming or write-combining store before the stores that follow (the
+/// message that publishes the pixels). `sfence` on x86_64; elsewhere a release fence.
 pub(crate) fn store_fence() {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `sfence` has no preconditions; SSE is part of the x86_64 baseline.
     unsafe {
         std::arch::x86_64::_mm_sfence();
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
 }
 
 /// SSE2 (the x86_64 baseline, so no feature detection): unaligned 16-byte loads, aligned
@@ -50,7 +53,7 @@ pub(crate) fn store_fence() {
 ///
 /// # Safety
 /// `src..src + len` readable, `dst..dst + len` writable, the two not overlapping.
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(feature = "wl-shm", target_arch = "x86_64"))]
 unsafe fn stream_x86_64(src: *const u8, dst: *mut u8, len: usize) {
     use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
     const LANE: usize = 16;
@@ -77,7 +80,7 @@ unsafe fn stream_x86_64(src: *const u8, dst: *mut u8, len: usize) {
     unsafe { std::ptr::copy_nonoverlapping(s, d, len - at) };
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "wl-shm"))]
 mod tests {
     use super::*;
 

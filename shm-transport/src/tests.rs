@@ -304,3 +304,27 @@ fn sending_into_a_full_ring_does_not_walk_the_queue() {
     }
     assert_eq!(agent.flush().unwrap(), SendStatus::Sent);
 }
+
+#[test]
+fn a_second_mapping_carries_the_agents_pixels_to_dom0() {
+    let config = small_config();
+    let (dom0, handoff) = Endpoint::create_dom0(&config).unwrap();
+    let second = crate::SharedMemory::map(&handoff.memfd, 0, dom0.layout().region_size).unwrap();
+    let too_small = crate::SharedMemory::map(&handoff.memfd, 0, 4096).unwrap();
+    let mut agent = Endpoint::open_agent(handoff, &config).unwrap();
+    assert!(agent.use_arena_mapping(too_small).is_err());
+    agent.use_arena_mapping(second).unwrap();
+    agent
+        .arena()
+        .region(0, 4096)
+        .unwrap()
+        .write(100, b"pixels")
+        .unwrap();
+    let mut seen = [0u8; 6];
+    dom0.arena()
+        .region(0, 4096)
+        .unwrap()
+        .read(100, &mut seen)
+        .unwrap();
+    assert_eq!(&seen, b"pixels");
+}

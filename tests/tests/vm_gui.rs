@@ -41,8 +41,10 @@ fn simple_shm_in_a_vm_shows_in_the_compositor_with_the_blue_border() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // The guest agent found the device by itself and said how it unmasks interrupts.
+    // The guest agent found the device by itself and said how it unmasks interrupts; its
+    // pixels go through the write-combining mapping (`resource0_wc`), not the uncached one.
     assert!(text.contains("GUI channel PCI device mapped"), "{text}");
+    assert!(text.contains("write-combining"), "{text}");
 
     let windows = windows_of(&text);
     let shm = windows

@@ -3,7 +3,8 @@
 //! only (no guest kernel module of ours):
 //!
 //! * the function is bound to `uio_pci_generic` (`new_id` when it is not yet);
-//! * BAR 0 is the shm-transport region, mapped through sysfs `resource0`;
+//! * BAR 0 is the shm-transport region, mapped through sysfs `resource0` (uncached: the
+//!   rings) and again through `resource0_wc` (write-combining: the pixel arena);
 //! * BAR 2 holds registers (`resource2`): the doorbell at `0x0` (a write wakes dom0 through a
 //!   KVM ioeventfd), the magic `"BKGU"` at `0x4`, the version at `0x8`, the region's length
 //!   (u64) at `0x10`;
@@ -337,18 +338,48 @@ pub fn open_endpoint(sysfs: &Path, dev_dir: &Path) -> Result<Endpoint, PciError>
         SharedMemory::map(&bar0, 0, region_len).map_err(io_error("mapping", &bar0_path))?;
     let peer = RegisterDoorbell::new(regs, REG_DOORBELL).map_err(io_error("using", &regs_path))?;
     let incoming = UioDoorbell::open(dev_dir, &uio, &device)?;
-    tracing::info!(
-        device = %device.display(),
-        %uio,
-        region_len,
-        "GUI channel PCI device mapped"
-    );
-    Ok(Endpoint::open_agent_mapping(
+    let mut endpoint = Endpoint::open_agent_mapping(
         region,
         &Config::default(),
         Box::new(peer),
         Box::new(incoming),
-    )?)
+    )?;
+    let caching = map_arena_write_combining(&device, region_len, &mut endpoint)?;
+    tracing::info!(
+        device = %device.display(),
+        %uio,
+        region_len,
+        pixels = caching,
+        "GUI channel PCI device mapped"
+    );
+    Ok(endpoint)
+}
+
+/// Maps the region again through `resource0_wc` for the pixels, when Linux offers it (the
+/// BAR is prefetchable): `resource0` is mapped uncached, and under KVM on AMD (where the
+/// guest's page attributes count) every pixel store would then be a separate bus write.
+/// Write-combining stores are weakly ordered; the endpoint fences before each message.
+/// Returns how the pixels are mapped, for the log.
+fn map_arena_write_combining(
+    device: &Path,
+    region_len: usize,
+    endpoint: &mut Endpoint,
+) -> Result<&'static str, PciError> {
+    let path = device.join("resource0_wc");
+    let file = match File::options().read(true).write(true).open(&path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            tracing::warn!(
+                "no {}: the pixels go through the uncached mapping (slow on real hardware)",
+                path.display()
+            );
+            return Ok("uncached");
+        }
+        Err(err) => return Err(io_error("opening", &path)(err)),
+    };
+    let wc = SharedMemory::map(&file, 0, region_len).map_err(io_error("mapping", &path))?;
+    endpoint.use_arena_mapping(wc)?;
+    Ok("write-combining")
 }
 
 #[cfg(test)]

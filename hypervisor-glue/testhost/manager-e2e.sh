@@ -16,7 +16,9 @@ mkdir -p -m 700 /tmp/rt /tmp/q
 mkdir -p /tmp/state/templates
 cp -r /guest/template-test /tmp/state/templates/test
 ctl() { echo "$1" | socat -t 30 - UNIX-CONNECT:/tmp/rt/control.sock; }
-vmms() { ps | grep -c '[b]ulkhead-vmm'; }
+# VMM processes still running (a zombie is not: it waits for the test host's init to reap
+# it, which that shell script does only now and then).
+vmms() { cat /proc/[0-9]*/stat 2>/dev/null | grep -c '^[0-9]* (bulkhead-vmm) [^ZX]'; }
 # Waits until a window of qube $1 is listed (at most $2 seconds).
 wait_window() {
     t0=$(date +%s)
@@ -97,6 +99,7 @@ wait $dpid
 echo "BULKHEAD-MGR disposable rc=$?"
 cat /tmp/disp.log
 echo "BULKHEAD-MGR after-disposable qubes=[$(ls -a /tmp/state/qubes | grep -v '^\.\.\?$' | tr '\n' ' ')] vmms=$(vmms)"
+echo "BULKHEAD-MGR vmm-processes $(cat /proc/[0-9]*/stat 2>/dev/null | grep '(bulkhead-vmm)' | cut -d' ' -f1-4 | tr '\n' ';')"
 echo "BULKHEAD-MGR dom0-qubes-after-disposable $(ctl '{"cmd":"qubes"}')"
 sum_after=$(sha256sum /tmp/state/templates/test/root.img | cut -d' ' -f1)
 echo "BULKHEAD-MGR template-sum before=$sum_before after=$sum_after"

@@ -164,9 +164,11 @@ T="$CACHE/testhost-root"
 rm -rf "$T" && mkdir -p "$T"/{bin,sbin,dev,proc,sys,tmp,lib/modules,guest,usr/bin,usr/sbin}
 cp "$BUSYBOX" "$T/bin/busybox"
 mknod "$T/dev/console" c 5 1
-for m in irqbypass ccp kvm kvm-amd; do
+# KVM, and 9p for run.sh --share (template-e2e.sh).
+for m in irqbypass ccp kvm kvm-amd virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+    virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
     f="$(find "$MODDIR" -name "$m.ko*" | head -1)"
-    [ -n "$f" ] || { say "module $m not found in $pkg"; exit 1; }
+    [ -n "$f" ] || { say "module $m not found in $pkg (built in?)"; continue; }
     case "$f" in
         *.xz) xz -dc "$f" > "$T/lib/modules/$m.ko" ;;
         *) cp "$f" "$T/lib/modules/$m.ko" ;;
@@ -192,6 +194,8 @@ mkdir -p "$T/etc" && cp /etc/mke2fs.conf "$T/etc/"
 cp -r "$TO" "$T/guest/template-test"
 cp "$HERE/manager-e2e.sh" "$T/usr/bin/bulkhead-manager-e2e"
 chmod +x "$T/usr/bin/bulkhead-manager-e2e"
+cp "$HERE/template-e2e-inside.sh" "$T/usr/bin/bulkhead-template-e2e"
+chmod +x "$T/usr/bin/bulkhead-template-e2e"
 # The compositor's title font and keymaps.
 mkdir -p "$T/usr/share/fonts/truetype/dejavu" "$T/usr/share/X11"
 cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$T/usr/share/fonts/truetype/dejavu/"

@@ -178,6 +178,8 @@ copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-boo
     "$TARGET/release/bulkhead-compositor" "$TARGET/release/bulkhead" /usr/bin/socat /usr/sbin/mke2fs
 mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
     "$T$TARGET/release/bulkhead-compositor" "$T$TARGET/release/bulkhead" "$T/usr/bin/"
+# strace, when the build machine has it: to see what a VMM does when it dies of seccomp.
+if command -v strace >/dev/null; then copy_with_libs "$T" "$(command -v strace)"; fi
 # The demo (its VM mode, demo-e2e.sh), when built.
 if [ -x "$TARGET/release/bulkhead-demo" ]; then
     copy_with_libs "$T" "$TARGET/release/bulkhead-demo"

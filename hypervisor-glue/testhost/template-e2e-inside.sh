@@ -31,8 +31,11 @@ while [ ! -S /tmp/rt/control.sock ] && [ $i -lt 600 ]; do usleep 100000; i=$((i 
 echo "BULKHEAD-TPL templates $(bulkhead template list | tr '\n' '|')"
 bulkhead qube create work --label blue --template "$name" --mem 1024 --vcpus 1 --private 256
 echo "BULKHEAD-TPL create rc=$?"
-# The console while it boots, so a hang shows where.
-tail -F /tmp/state/qubes/work/console.log 2>/dev/null &
+# The console while it boots, so a hang shows where: whole lines, each marked, so that
+# they never run into this script's own lines.
+mkfifo /tmp/console.pipe
+while IFS= read -r line; do echo "console| $line"; done < /tmp/console.pipe &
+tail -F /tmp/state/qubes/work/console.log > /tmp/console.pipe 2>/dev/null &
 tailpid=$!
 t0=$(now_ms)
 bulkhead run work --timeout "$limit" -- $app
@@ -62,8 +65,10 @@ bulkhead qube stop work --grace 600
 echo "BULKHEAD-TPL stop rc=$? after=$(($(now_ms) - t0))ms"
 echo "BULKHEAD-TPL stopped $(bulkhead qube list | grep '^work' | tr -s ' ')"
 echo "BULKHEAD-TPL vmms-after-stop=$(vmms)"
-kill $tailpid 2>/dev/null
+kill $tailpid 2>/dev/null; sleep 1
 echo "--- work vmm.log"; cat /tmp/state/qubes/work/vmm.log
+# A VMM that died of a signal (seccomp, a stack overflow) says so only here.
+echo "--- test host kernel log (last lines)"; dmesg | tail -15
 kill -TERM $cpid 2>/dev/null
 wait $cpid
 echo "--- compositor log"; tail -40 /tmp/compositor.log

@@ -3,6 +3,13 @@
 //! memory and threads, and nothing else. In particular it cannot open files, create sockets,
 //! or issue any `ioctl` but `KVM_RUN` and `KVM_IRQFD` (the GUI channel re-attaching its
 //! interrupt).
+//!
+//! Any syscall outside the list kills the process, except opening a file, which fails with
+//! `EACCES` (a second filter; the kernel takes the stricter answer of the two): libraries
+//! probe files lazily and cope when they cannot — glibc's malloc reads
+//! `/proc/sys/vm/overcommit_memory` the first time it shrinks a thread's heap, which happens
+//! as the VM is torn down, and that used to kill the VMM before it could report how the
+//! guest ended.
 
 use std::collections::BTreeMap;
 
@@ -71,6 +78,9 @@ const ALLOWED: &[i64] = &[
     libc::SYS_mincore,
     libc::SYS_mprotect,
     libc::SYS_rt_sigreturn,
+    // The kernel's own continuation of a sleep, poll or futex wait that a stop (SIGSTOP,
+    // a debugger attaching) interrupted: without it, `strace -p` on a running VMM kills it.
+    libc::SYS_restart_syscall,
     libc::SYS_rt_sigprocmask,
     libc::SYS_sigaltstack,
     libc::SYS_tgkill,
@@ -81,6 +91,10 @@ const ALLOWED: &[i64] = &[
     libc::SYS_exit_group,
 ];
 
+/// Syscalls that fail with `EACCES` instead of killing the VMM (see the module docs): the
+/// file is not opened either way.
+const REFUSED: &[i64] = &[libc::SYS_open, libc::SYS_openat, libc::SYS_openat2];
+
 fn ioctl_rule(request: u64) -> Result<SeccompRule, seccompiler::BackendError> {
     SeccompRule::new(vec![SeccompCondition::new(
         1,
@@ -90,15 +104,21 @@ fn ioctl_rule(request: u64) -> Result<SeccompRule, seccompiler::BackendError> {
     )?])
 }
 
-/// Compiles the filter for `level` (`None` for [`SeccompLevel::Off`]).
-pub fn filter(level: SeccompLevel) -> Result<Option<BpfProgram>, SeccompError> {
+/// Compiles the filters for `level`, to be installed together and in order (none for
+/// [`SeccompLevel::Off`]; with [`SeccompLevel::Log`] everything is allowed and what
+/// `Enforce` would refuse, opening files included, is logged).
+pub fn filters(level: SeccompLevel) -> Result<Vec<BpfProgram>, SeccompError> {
     let mismatch = match level {
-        SeccompLevel::Off => return Ok(None),
+        SeccompLevel::Off => return Ok(Vec::new()),
         SeccompLevel::Log => SeccompAction::Log,
         SeccompLevel::Enforce => SeccompAction::KillProcess,
     };
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        ALLOWED.iter().map(|nr| (*nr, Vec::new())).collect();
+    let enforce = level == SeccompLevel::Enforce;
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED
+        .iter()
+        .chain(if enforce { REFUSED } else { &[] })
+        .map(|nr| (*nr, Vec::new()))
+        .collect();
     rules.insert(
         libc::SYS_ioctl,
         vec![ioctl_rule(KVM_RUN)?, ioctl_rule(KVM_IRQFD)?],
@@ -114,16 +134,28 @@ pub fn filter(level: SeccompLevel) -> Result<Option<BpfProgram>, SeccompError> {
             libc::F_GETFD as u64,
         )?])?],
     );
-    let filter = SeccompFilter::new(rules, mismatch, SeccompAction::Allow, TargetArch::x86_64)?;
-    Ok(Some(filter.try_into()?))
+    let main = SeccompFilter::new(rules, mismatch, SeccompAction::Allow, TargetArch::x86_64)?;
+    // The main filter goes last: once it is on, installing another would be refused.
+    let mut programs = Vec::new();
+    if enforce {
+        let refused = SeccompFilter::new(
+            REFUSED.iter().map(|nr| (*nr, Vec::new())).collect(),
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::EACCES as u32),
+            TargetArch::x86_64,
+        )?;
+        programs.push(refused.try_into()?);
+    }
+    programs.push(main.try_into()?);
+    Ok(programs)
 }
 
-/// Installs the filter for `level` on every thread of the process.
+/// Installs the filters for `level` on every thread of the process.
 pub fn install(level: SeccompLevel) -> Result<(), SeccompError> {
-    if let Some(program) = filter(level)? {
+    for program in filters(level)? {
         seccompiler::apply_filter_all_threads(&program)?;
-        tracing::debug!(?level, "seccomp filter installed");
     }
+    tracing::debug!(?level, "seccomp filters installed");
     Ok(())
 }
 
@@ -147,27 +179,29 @@ mod tests {
 
     #[test]
     fn filters_compile() {
-        assert!(filter(SeccompLevel::Off).unwrap().is_none());
-        assert!(!filter(SeccompLevel::Enforce).unwrap().unwrap().is_empty());
-        assert!(!filter(SeccompLevel::Log).unwrap().unwrap().is_empty());
+        assert!(filters(SeccompLevel::Off).unwrap().is_empty());
+        let enforce = filters(SeccompLevel::Enforce).unwrap();
+        assert_eq!(enforce.len(), 2);
+        assert!(enforce.iter().all(|p| !p.is_empty()));
+        assert_eq!(filters(SeccompLevel::Log).unwrap().len(), 1);
     }
 
-    #[test]
-    fn enforced_filter_blocks_open_in_a_child() {
-        // Fork-free check: run the filter in a thread of a subprocess would be heavier; here
-        // a forked child installs it and tries openat, and must die by SIGSYS.
-        let program = filter(SeccompLevel::Enforce).unwrap().unwrap();
-        // SAFETY: the child only calls async-signal-safe functions (prctl via seccompiler's
-        // raw syscall, open, _exit) before exiting; the parent waits for it.
+    /// In a forked child: installs the enforced filters, runs `attempt`, and exits with its
+    /// code. Returns how the child ended (`waitpid` status).
+    fn in_filtered_child(attempt: fn() -> i32) -> i32 {
+        let programs = filters(SeccompLevel::Enforce).unwrap();
+        // SAFETY: the child only makes raw syscalls (prctl/seccomp through seccompiler, the
+        // attempt, _exit) before exiting; the parent waits for it.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            let code = if seccompiler::apply_filter(&program).is_ok() {
-                // SAFETY: a valid NUL-terminated path; the call is the one under test.
-                let fd = unsafe { libc::open(c"/proc/self/status".as_ptr(), libc::O_RDONLY) };
-                if fd >= 0 { 0 } else { 2 }
+            let code = if programs
+                .iter()
+                .all(|p| seccompiler::apply_filter(p).is_ok())
+            {
+                attempt()
             } else {
-                3
+                100
             };
             // SAFETY: ends the child at once, without running the parent's destructors.
             unsafe { libc::_exit(code) };
@@ -176,6 +210,36 @@ mod tests {
         // SAFETY: `pid` is our child; `status` is a valid out-pointer.
         let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
         assert_eq!(waited, pid);
+        status
+    }
+
+    #[test]
+    fn enforced_filters_refuse_opening_a_file_without_killing() {
+        let status = in_filtered_child(|| {
+            // SAFETY: a valid NUL-terminated path; the call is the one under test.
+            let fd = unsafe { libc::open(c"/proc/self/status".as_ptr(), libc::O_RDONLY) };
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            match (fd, errno) {
+                (-1, Some(libc::EACCES)) => 0,
+                (-1, _) => 1,
+                _ => 2,
+            }
+        });
+        assert!(libc::WIFEXITED(status), "status {status:#x}");
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "open was not refused with EACCES"
+        );
+    }
+
+    #[test]
+    fn enforced_filters_kill_on_a_syscall_outside_the_list() {
+        let status = in_filtered_child(|| {
+            // SAFETY: socket(2) has no memory effects; the call is the one under test.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+            if fd >= 0 { 0 } else { 1 }
+        });
         assert!(libc::WIFSIGNALED(status), "status {status:#x}");
         assert_eq!(libc::WTERMSIG(status), libc::SIGSYS);
     }

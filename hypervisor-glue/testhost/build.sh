@@ -164,9 +164,11 @@ T="$CACHE/testhost-root"
 rm -rf "$T" && mkdir -p "$T"/{bin,sbin,dev,proc,sys,tmp,lib/modules,guest,usr/bin,usr/sbin}
 cp "$BUSYBOX" "$T/bin/busybox"
 mknod "$T/dev/console" c 5 1
-for m in irqbypass ccp kvm kvm-amd; do
+# KVM, and 9p for run.sh --share (template-e2e.sh).
+for m in irqbypass ccp kvm kvm-amd virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+    virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
     f="$(find "$MODDIR" -name "$m.ko*" | head -1)"
-    [ -n "$f" ] || { say "module $m not found in $pkg"; exit 1; }
+    [ -n "$f" ] || { say "module $m not found in $pkg (built in?)"; continue; }
     case "$f" in
         *.xz) xz -dc "$f" > "$T/lib/modules/$m.ko" ;;
         *) cp "$f" "$T/lib/modules/$m.ko" ;;
@@ -176,6 +178,8 @@ copy_with_libs "$T" "$TARGET/release/bulkhead-vmm" "$TARGET/release/bulkhead-boo
     "$TARGET/release/bulkhead-compositor" "$TARGET/release/bulkhead" /usr/bin/socat /usr/sbin/mke2fs
 mv "$T$TARGET/release/bulkhead-vmm" "$T$TARGET/release/bulkhead-bootbench" \
     "$T$TARGET/release/bulkhead-compositor" "$T$TARGET/release/bulkhead" "$T/usr/bin/"
+# strace, when the build machine has it: to see what a VMM does when it dies of seccomp.
+if command -v strace >/dev/null; then copy_with_libs "$T" "$(command -v strace)"; fi
 # The demo (its VM mode, demo-e2e.sh), when built.
 if [ -x "$TARGET/release/bulkhead-demo" ]; then
     copy_with_libs "$T" "$TARGET/release/bulkhead-demo"
@@ -192,6 +196,8 @@ mkdir -p "$T/etc" && cp /etc/mke2fs.conf "$T/etc/"
 cp -r "$TO" "$T/guest/template-test"
 cp "$HERE/manager-e2e.sh" "$T/usr/bin/bulkhead-manager-e2e"
 chmod +x "$T/usr/bin/bulkhead-manager-e2e"
+cp "$HERE/template-e2e-inside.sh" "$T/usr/bin/bulkhead-template-e2e"
+chmod +x "$T/usr/bin/bulkhead-template-e2e"
 # The compositor's title font and keymaps.
 mkdir -p "$T/usr/share/fonts/truetype/dejavu" "$T/usr/share/X11"
 cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$T/usr/share/fonts/truetype/dejavu/"

@@ -98,6 +98,20 @@ fn builds_a_debian_template_with_the_agent() {
         );
     }
     assert!(debugfs(&image, "cat /etc/fstab").contains("/dev/vdb  /home/user"));
+    // What booting it under emulation needed (tests/tests/vm_template.rs boots it): the
+    // user's session after the private volume, a UTF-8 locale for foot, the journal on the
+    // serial console.
+    let drop_in = debugfs(
+        &image,
+        "cat /etc/systemd/system/user@1000.service.d/bulkhead.conf",
+    );
+    assert!(drop_in.contains("After=home-user.mount"), "{drop_in}");
+    assert!(debugfs(&image, "cat /etc/locale.conf").contains("LANG=C.UTF-8"));
+    let journald = debugfs(
+        &image,
+        "cat /etc/systemd/journald.conf.d/bulkhead-console.conf",
+    );
+    assert!(journald.contains("ForwardToConsole=yes"), "{journald}");
     // A failed or finished build leaves no hidden work directories behind.
     let hidden: Vec<_> = std::fs::read_dir(state.path().join("templates"))
         .unwrap()

@@ -421,7 +421,23 @@ fn configure(rootfs: &Path) -> Result<(), ManagerError> {
         &rootfs.join("etc/fstab"),
         "# Bulkhead qube: the template's root under a copy-on-write layer, the private volume\n\
          /dev/vda  /                ext4  rw,errors=remount-ro  0 1\n\
-         /dev/vdb  /home/user       ext4  defaults,nofail,x-systemd.device-timeout=5s  0 2\n",
+         /dev/vdb  /home/user       ext4  defaults,nofail,x-systemd.device-timeout=90s  0 2\n",
+    )?;
+    // The user's session (and so the agent) starts once /home/user is the private volume.
+    // Under emulation the disk shows up tens of seconds into the boot; a disposable has no
+    // such disk and masks the mount on its command line (`DISPOSABLE_CMDLINE`).
+    write_file(
+        &rootfs.join("etc/systemd/system/user@1000.service.d/bulkhead.conf"),
+        "[Unit]\nAfter=home-user.mount\n",
+    )?;
+    // foot needs a UTF-8 locale; C.UTF-8 is always there.
+    write_file(&rootfs.join("etc/locale.conf"), "LANG=C.UTF-8\n")?;
+    write_file(&rootfs.join("etc/default/locale"), "LANG=C.UTF-8\n")?;
+    // The journal on the serial console (the qube's console.log), so a qube that does not
+    // reach dom0 shows why: the agent's own log is there too.
+    write_file(
+        &rootfs.join("etc/systemd/journald.conf.d/bulkhead-console.conf"),
+        "[Journal]\nForwardToConsole=yes\nMaxLevelConsole=info\n",
     )?;
     write_file(&rootfs.join("etc/hostname"), "qube\n")?;
     write_file(&rootfs.join(format!("var/lib/systemd/linger/{USER}")), "")?;

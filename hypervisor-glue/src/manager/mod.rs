@@ -43,6 +43,9 @@ use self::template::Template;
 
 /// The kernel command line of a qube (`systemd.hostname` is added per qube).
 pub const QUBE_CMDLINE: &str = "console=ttyS0 root=/dev/vda rw reboot=k panic=-1 quiet";
+/// Added to a disposable's command line: it has no private volume (`/dev/vdb`), so the
+/// template's mount of it (`build.rs`, `/home/user`) must not wait for that disk to appear.
+pub const DISPOSABLE_CMDLINE: &str = "systemd.mask=home-user.mount";
 
 /// The VMM's own wait for the guest after the power button (`--stop-grace-secs`): longer
 /// than any `qube stop --grace`, so the manager's grace decides when a qube is killed (a slow
@@ -715,7 +718,14 @@ pub fn vmm_args(
     arg("--initramfs");
     arg(&template.initrd().to_string_lossy());
     arg("--cmdline");
-    arg(&format!("{QUBE_CMDLINE} systemd.hostname={}", config.name));
+    if config.disposable {
+        arg(&format!(
+            "{QUBE_CMDLINE} systemd.hostname={} {DISPOSABLE_CMDLINE}",
+            config.name
+        ));
+    } else {
+        arg(&format!("{QUBE_CMDLINE} systemd.hostname={}", config.name));
+    }
     arg("--vcpus");
     arg(&config.vcpus.to_string());
     arg("--mem-mib");

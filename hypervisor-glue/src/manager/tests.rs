@@ -639,6 +639,12 @@ fn vmm_arguments() {
             "/s/templates/debian-12/root.img,disposable=/s/qubes/work"
         ]
     );
+    // No private volume, so the template's /home/user mount must not wait for /dev/vdb.
+    let cmdline = &args[args.iter().position(|a| a == "--cmdline").unwrap() + 1];
+    assert!(
+        cmdline.ends_with("systemd.hostname=work systemd.mask=home-user.mount"),
+        "{cmdline}"
+    );
 }
 
 #[test]

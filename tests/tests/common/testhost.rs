@@ -1,4 +1,4 @@
-//! What the VM end-to-end tests (`vm_gui`, `vm_manager`) share: running a command in the
+//! What the VM end-to-end tests (`vm_gui`, `vm_manager`, `vm_template`) share: running a command in the
 //! test host (`hypervisor-glue/testhost/run.sh`) and reading what it printed (marker
 //! sections, base64 screenshots, the compositor's window list).
 #![allow(dead_code)]
@@ -31,6 +31,28 @@ pub fn run_in_testhost(smp: u32, timeout_secs: u32, command: &str) -> Output {
             "--",
             command,
         ])
+        .output()
+        .expect("run.sh starts")
+}
+
+/// [`run_in_testhost`] with `share` visible read-only at `/share` in the test host
+/// (`run.sh --share`, virtio 9p), e.g. a template too big for the initramfs.
+pub fn run_in_testhost_sharing(
+    smp: u32,
+    timeout_secs: u32,
+    share: &std::path::Path,
+    command: &str,
+) -> Output {
+    Command::new(testhost_run())
+        .args([
+            "--smp",
+            &smp.to_string(),
+            "--timeout",
+            &timeout_secs.to_string(),
+            "--share",
+        ])
+        .arg(share)
+        .args(["--", command])
         .output()
         .expect("run.sh starts")
 }

@@ -76,6 +76,8 @@ echo "BULKHEAD-MGR vmms-after-stop=$(vmms)"
 echo "BULKHEAD-MGR dom0-qubes-after-stop $(ctl '{"cmd":"qubes"}')"
 echo "--- work vmm.log (first run)"; cat /tmp/state/qubes/work/vmm.log
 grep -a "BULKHEAD-BUTTON\|BULKHEAD-TEMPLATE" /tmp/state/qubes/work/console.log
+# The end of the first boot's console, for when the guest went away early (a reset).
+echo "--- work console.log (first run, last lines)"; tail -25 /tmp/state/qubes/work/console.log
 
 # Second boot: the private volume kept its file.
 : > /tmp/state/qubes/work/console.log

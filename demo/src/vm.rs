@@ -56,7 +56,7 @@ pub fn cache_file() -> Option<PathBuf> {
 /// A stock kernel to boot: `explicit` if given, else the template's, else the running
 /// kernel's image (`/boot/vmlinuz-<release>`, `/boot/vmlinuz`, `/vmlinuz`), else the
 /// Debian kernel of the project's VM test host (`$BULKHEAD_CACHE/out/vmlinuz`, default
-/// `/work/vmm-cache`, made by `hypervisor-glue/testhost/build.sh`); the first readable one.
+/// `~/.cache/bulkhead/testhost`, made by `hypervisor-glue/testhost/build.sh`); the first readable one.
 pub fn probe_kernel(explicit: Option<&Path>, template: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = explicit {
         return Some(p.to_owned());
@@ -65,9 +65,18 @@ pub fn probe_kernel(explicit: Option<&Path>, template: Option<&Path>) -> Option<
         return Some(t);
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let cache = std::env::var_os("BULKHEAD_CACHE")
-        .filter(|c| !c.is_empty())
-        .map_or_else(|| PathBuf::from("/work/vmm-cache"), PathBuf::from);
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let cache = var("BULKHEAD_CACHE").map_or_else(
+        || {
+            var("XDG_CACHE_HOME")
+                .map_or_else(
+                    || PathBuf::from(var("HOME").unwrap_or_else(|| "/".into())).join(".cache"),
+                    PathBuf::from,
+                )
+                .join("bulkhead/testhost")
+        },
+        PathBuf::from,
+    );
     [
         PathBuf::from(format!("/boot/vmlinuz-{}", release.trim())),
         PathBuf::from("/boot/vmlinuz"),

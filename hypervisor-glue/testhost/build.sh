@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the VM test host (DESIGN.md, test tier 3) into $BULKHEAD_CACHE (default
-# /work/vmm-cache): Debian's stock kernel with its KVM modules, busybox, our VMM binaries with
+# ~/.cache/bulkhead/testhost): Debian's stock kernel with its KVM modules, busybox, our VMM binaries with
 # their shared libraries, the guest payloads (the same kernel as bzImage and as ELF vmlinux, a
 # tiny busybox guest initramfs, the same plus the guest agent and weston-simple-shm, an ext4
 # root disk), the compositor, and, as a separate archive, QEMU for comparisons.
@@ -12,7 +12,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-CACHE="${BULKHEAD_CACHE:-/work/vmm-cache}"
+CACHE="${BULKHEAD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkhead/testhost}"
 OUT="$CACHE/out"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 mkdir -p "$CACHE/debs" "$OUT"

@@ -10,7 +10,7 @@
 #   --share  DIR appears read-only at /share in the test host (virtio 9p), e.g. a template
 #            built by `bulkhead template build` (too big for the initramfs)
 set -euo pipefail
-CACHE="${BULKHEAD_CACHE:-/work/vmm-cache}"
+CACHE="${BULKHEAD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkhead/testhost}"
 OUT="$CACHE/out"
 with_qemu=0; smp=1; timeout=600; share=""
 while [ $# -gt 0 ]; do

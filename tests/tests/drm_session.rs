@@ -12,7 +12,7 @@
 //! errors say what to do: no seat, no DRM device, no connected display.
 //!
 //! Needs the guest's initramfs (`compositor/tests/drm-testhost/build.sh`, which uses
-//! `$BULKHEAD_CACHE`, default `/work/vmm-cache`); ignored by default:
+//! `$BULKHEAD_CACHE`, default `~/.cache/bulkhead/testhost`); ignored by default:
 //!
 //! ```text
 //! compositor/tests/drm-testhost/build.sh
@@ -59,8 +59,7 @@ impl Drop for Guest {
 
 impl Guest {
     fn boot(dir: &Path) -> Guest {
-        let cache = std::env::var("BULKHEAD_CACHE").unwrap_or_else(|_| "/work/vmm-cache".into());
-        let out = PathBuf::from(cache).join("out");
+        let out = bulkhead_tests::testhost_cache().join("out");
         let (kernel, initrd) = (out.join("vmlinuz"), out.join("drm-guest.cpio"));
         assert!(
             kernel.exists() && initrd.exists(),

@@ -71,8 +71,7 @@ fn skip(why: &str) {
 #[test]
 #[ignore = "manual: needs a template build (sudo bulkhead template build) and the VM test host"]
 fn a_debian_template_qube_shows_foot_in_the_compositor() {
-    let cache =
-        PathBuf::from(std::env::var("BULKHEAD_CACHE").unwrap_or_else(|_| "/work/vmm-cache".into()));
+    let cache = bulkhead_tests::testhost_cache();
     if !cache.join("out/testhost.cpio").exists() {
         skip(&format!(
             "the VM test host is not built in {}: run hypervisor-glue/testhost/build.sh",

@@ -10,11 +10,11 @@
 # Inputs: the kernel package of the VM test host (hypervisor-glue/testhost/build.sh, or
 # downloaded here), our binaries from $CARGO_TARGET_DIR/debug (BULKHEAD_DRM_PROFILE=release
 # for release ones; built unless BULKHEAD_SKIP_CARGO is set).
-# Outputs in $BULKHEAD_CACHE/out (default /work/vmm-cache/out): vmlinuz, drm-guest.cpio.
+# Outputs in $BULKHEAD_CACHE/out (default ~/.cache/bulkhead/testhost/out): vmlinuz, drm-guest.cpio.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../../.." && pwd)"
-CACHE="${BULKHEAD_CACHE:-/work/vmm-cache}"
+CACHE="${BULKHEAD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkhead/testhost}"
 OUT="$CACHE/out"
 TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 PROFILE="${BULKHEAD_DRM_PROFILE:-debug}"

@@ -8,11 +8,10 @@ use std::process::{Command, Output};
 
 use bulkhead_compositor::control::{Response, WindowInfo};
 
-/// The test host cache (`$BULKHEAD_CACHE`, default `/work/vmm-cache`); panics with what to do
+/// The test host cache (`$BULKHEAD_CACHE`, default `~/.cache/bulkhead/testhost`); panics with what to do
 /// when the test host is not built.
 pub fn require_testhost() -> PathBuf {
-    let cache =
-        PathBuf::from(std::env::var("BULKHEAD_CACHE").unwrap_or_else(|_| "/work/vmm-cache".into()));
+    let cache = bulkhead_tests::testhost_cache();
     assert!(
         cache.join("out/testhost.cpio").exists(),
         "the test host is not built: run hypervisor-glue/testhost/build.sh"

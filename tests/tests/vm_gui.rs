@@ -23,7 +23,9 @@ use std::collections::HashSet;
 
 use bulkhead_tests::desktop::artifact_dir;
 use bulkhead_tests::screen::{BLUE, Rgb, Screen, check_frame, content_pixel, content_pixels};
-use testhost::{base64_decode, require_testhost, run_in_testhost, sections, windows_of};
+use testhost::{
+    base64_decode, require_testhost, run_in_testhost, sections, windows_of, work_simple_shm,
+};
 
 const WHITE: Rgb = Rgb::new(0xff, 0xff, 0xff);
 
@@ -47,12 +49,7 @@ fn simple_shm_in_a_vm_shows_in_the_compositor_with_the_blue_border() {
     assert!(text.contains("write-combining"), "{text}");
 
     let windows = windows_of(&text);
-    let shm = windows
-        .iter()
-        .find(|w| w.app_id == "org.freedesktop.weston.simple-shm")
-        .unwrap_or_else(|| panic!("no simple-shm window in {windows:#?}"));
-    assert_eq!((shm.qube.as_str(), shm.label.as_str()), ("work", "blue"));
-    assert_eq!((shm.geometry.w, shm.geometry.h), (250, 250));
+    let shm = work_simple_shm(&windows);
 
     let pngs = sections(&text, "BULKHEAD-PNG-BEGIN", "BULKHEAD-PNG-END");
     assert_eq!(pngs.len(), 2, "two screenshots expected:\n{text}");

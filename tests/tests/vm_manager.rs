@@ -24,7 +24,9 @@ use std::collections::HashSet;
 
 use bulkhead_tests::desktop::artifact_dir;
 use bulkhead_tests::screen::{BLUE, Rgb, Screen, check_frame, content_pixel};
-use testhost::{base64_decode, require_testhost, run_in_testhost, sections, windows_of};
+use testhost::{
+    base64_decode, require_testhost, run_in_testhost, sections, windows_of, work_simple_shm,
+};
 
 const WHITE: Rgb = Rgb::new(0xff, 0xff, 0xff);
 
@@ -58,12 +60,7 @@ fn the_bulkhead_cli_runs_qubes_as_vms() {
         "no window from the qube's VM:\n{text}\n{stderr}"
     );
     let windows = windows_of(&text);
-    let shm = windows
-        .iter()
-        .find(|w| w.app_id == "org.freedesktop.weston.simple-shm")
-        .unwrap_or_else(|| panic!("no simple-shm window in {windows:#?}"));
-    assert_eq!((shm.qube.as_str(), shm.label.as_str()), ("work", "blue"));
-    assert_eq!((shm.geometry.w, shm.geometry.h), (250, 250));
+    let shm = work_simple_shm(&windows);
     let pngs = sections(&text, "BULKHEAD-PNG-BEGIN", "BULKHEAD-PNG-END");
     assert_eq!(pngs.len(), 1, "one screenshot expected:\n{text}");
     let path = dir.join("vm-manager-work.png");

@@ -104,6 +104,18 @@ pub fn sections<'a>(text: &'a str, begin: &str, end: &str) -> Vec<&'a str> {
     found
 }
 
+/// The weston-simple-shm window among `windows`, checked to be qube `work`'s (blue) at
+/// simple-shm's own 250×250.
+pub fn work_simple_shm(windows: &[WindowInfo]) -> &WindowInfo {
+    let shm = windows
+        .iter()
+        .find(|w| w.app_id == "org.freedesktop.weston.simple-shm")
+        .unwrap_or_else(|| panic!("no simple-shm window in {windows:#?}"));
+    assert_eq!((shm.qube.as_str(), shm.label.as_str()), ("work", "blue"));
+    assert_eq!((shm.geometry.w, shm.geometry.h), (250, 250));
+    shm
+}
+
 pub fn windows_of(text: &str) -> Vec<WindowInfo> {
     let line = text
         .lines()

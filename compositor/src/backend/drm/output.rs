@@ -1,5 +1,5 @@
 //! One lit output: a CRTC driving one connector, a swapchain of dumb buffers that pixman
-//! draws into (through their dma-buf mapping: no GPU, no unsafe here), and page flips.
+//! draws into (through their dma-buf mapping: no GPU, safe Rust only), and page flips.
 
 use smithay::backend::allocator::dmabuf::{AsDmabuf, Dmabuf};
 use smithay::backend::allocator::dumb::{DumbAllocator, DumbBuffer};

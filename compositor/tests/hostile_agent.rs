@@ -29,6 +29,7 @@ use bulkhead_protocol::{
     AgentMessage, Capabilities, Dom0Message, PROTOCOL_VERSION, Rect, Size, WindowId, WindowKind,
     WindowStates,
 };
+use bulkhead_shm_transport::layout::control;
 use common::standin::{Compositor, OUTPUT, StandIn, buffer};
 
 /// Where the good qube's second buffer starts (after its first, 64×48×4 bytes, page-aligned).
@@ -176,6 +177,131 @@ fn buffer_outside_the_arena() {
             buffer: buffer(arena, 64, 64),
             rects,
         });
+    });
+}
+
+/// A damage rectangle reaching past its buffer: the decoder refuses it before dom0 reads a
+/// pixel.
+#[test]
+fn damage_rectangle_outside_its_buffer() {
+    survive(
+        "rect-outside",
+        "damage rectangle is not inside the buffer",
+        |bad| {
+            bad.hello();
+            let window = bad.window(6, 64, 64, 0);
+            bad.frame_done(0);
+            // The encoder refuses such a rectangle: encode it inside a wide buffer, then forge
+            // the buffer's width down to 64.
+            let damage = |width| AgentMessage::Damage {
+                window,
+                serial: 1,
+                buffer: buffer(0, width, 1),
+                rects: vec![Rect {
+                    x: 0x2b00,
+                    y: 0,
+                    w: 1,
+                    h: 1,
+                }],
+            };
+            assert!(damage(64).encode_to_vec().is_err());
+            let mut wire = damage(0x2bcd).encode_to_vec().unwrap();
+            forge(&mut wire, &0x2bcdu32.to_le_bytes(), &64u32.to_le_bytes());
+            bad.send_raw(&wire);
+        },
+    );
+}
+
+/// The ring's producer index published far past what dom0 has read: a lie about how much
+/// the qube wrote.
+#[test]
+fn ring_producer_index_past_the_end() {
+    survive("producer-index", "producer index", |bad| {
+        bad.hello();
+        bad.window(1, 32, 32, 0);
+        bad.frame_done(0);
+        let ring = bad.ep.layout().to_dom0;
+        let at = ring.control_offset + control::PRODUCER;
+        let producer = bad.peek_u32(at);
+        bad.poke(at, &producer.wrapping_add(4 * ring.size).to_le_bytes());
+        bad.ring_bell();
+    });
+}
+
+/// A frame header claiming more bytes than were published (all ones but the MORE bit).
+#[test]
+fn ring_frame_longer_than_published() {
+    survive("frame-length", "published bytes", |bad| {
+        bad.hello();
+        let ring = bad.ep.layout().to_dom0;
+        let at = ring.control_offset + control::PRODUCER;
+        let producer = bad.peek_u32(at);
+        let slot = ring.data_offset + (producer & (ring.size - 1)) as usize;
+        bad.poke(slot, &[0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0]);
+        bad.poke(at, &producer.wrapping_add(8).to_le_bytes());
+        bad.ring_bell();
+    });
+}
+
+/// The qube claims dom0 consumed messages it never sent (the dom0 → qube ring's consumer
+/// index far ahead): dom0 notices when it next sends.
+#[test]
+fn ring_consumer_index_ahead_of_dom0() {
+    survive("consumer-index", "consumer index", |bad| {
+        bad.hello();
+        let window = bad.window(1, 32, 32, 0);
+        bad.frame_done(0);
+        let ring = bad.ep.layout().to_agent;
+        let at = ring.control_offset + control::CONSUMER;
+        let consumer = bad.peek_u32(at);
+        bad.poke(at, &consumer.wrapping_add(3 * ring.size).to_le_bytes());
+        // The next frame makes dom0 send FrameDone.
+        bad.frame(window, 1, 32, 32, 0);
+    });
+}
+
+/// Another thread of the qube scribbles over the ring's index and data while the agent
+/// sends real frames: whatever dom0 reads, it refuses the ring, and reads nothing twice.
+#[test]
+fn ring_indices_raced_while_sending() {
+    survive("ring-race", "shared-memory channel", |bad| {
+        bad.hello();
+        let window = bad.window(1, 32, 32, 0);
+        bad.frame_done(0);
+        let ring = bad.ep.layout().to_dom0;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scribbler = {
+            let (region, mut bell) = bad.raw_handles();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                use std::os::unix::fs::FileExt;
+                // xorshift: reproducible, no extra crate.
+                let mut x: u32 = 0x9e37_79b9;
+                let mut next = move || {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x
+                };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let data = ring.data_offset + (next() & (ring.size - 1) & !7) as usize;
+                    let _ = region.write_all_at(&next().to_le_bytes(), data as u64);
+                    let producer = (ring.control_offset + control::PRODUCER) as u64;
+                    let _ = region.write_all_at(&next().to_le_bytes(), producer);
+                    let _ = bell.write_all(&1u64.to_ne_bytes());
+                    std::thread::yield_now();
+                }
+            })
+        };
+        for serial in 1..200 {
+            bad.frame(window, serial, 32, 32, 0);
+            if bad.was_disconnected_within(Duration::from_millis(20)) {
+                break;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        scribbler.join().unwrap();
     });
 }
 

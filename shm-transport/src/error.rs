@@ -215,8 +215,8 @@ pub enum SendError {
         /// Configured queue limit.
         limit: usize,
     },
-    /// The peer broke the ring protocol (sticky).
-    #[error("ring protocol violation")]
+    /// The peer broke the ring protocol (sticky); says which rule.
+    #[error(transparent)]
     Ring(#[from] RingError),
     /// Ringing the peer's doorbell failed.
     #[error("ringing the peer's doorbell failed")]
@@ -229,8 +229,8 @@ pub enum SendError {
 /// [`Endpoint::recv`](crate::Endpoint::recv) or a wait failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecvError {
-    /// The peer broke the ring protocol (sticky).
-    #[error("ring protocol violation")]
+    /// The peer broke the ring protocol (sticky); says which rule.
+    #[error(transparent)]
     Ring(#[from] RingError),
     /// Ringing or waiting on a doorbell failed.
     #[error("doorbell failed")]

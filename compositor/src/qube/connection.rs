@@ -61,9 +61,10 @@ pub enum Violation {
     /// The shared-memory ring broke its rules (hostile indices or lengths).
     #[error("shared-memory channel: {0}")]
     Channel(#[from] RecvError),
-    /// dom0 could not queue a message: the qube does not drain its ring.
+    /// dom0 could not queue a message: the qube does not drain its ring (a ring the qube
+    /// broke while dom0 was sending is a [`Violation::Channel`]).
     #[error("the qube does not drain its ring: {0}")]
-    NotDraining(#[from] SendError),
+    NotDraining(SendError),
     /// A message that does not decode.
     #[error("malformed message: {0}")]
     Malformed(MalformedReason),
@@ -136,6 +137,15 @@ pub enum Violation {
     /// A bug in dom0 (logged at `error!`): the handler panicked or encoded a bad message.
     #[error("dom0 error: {0}")]
     Dom0(String),
+}
+
+impl From<SendError> for Violation {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Ring(ring) => Violation::Channel(RecvError::Ring(ring)),
+            other => Violation::NotDraining(other),
+        }
+    }
 }
 
 impl From<DecodeError> for Violation {

@@ -3,7 +3,9 @@
 //! the real shared-memory transport, so a test can send anything and see every message dom0
 //! sends back. Used by the hostile-agent tests.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -190,6 +192,10 @@ pub struct StandIn {
     pub fill: u8,
     /// Messages from dom0 read while waiting for something else, oldest first.
     pub seen: Vec<Dom0Message>,
+    /// The region's memfd, for raw writes a peer with write access can make.
+    region: File,
+    /// dom0's doorbell (what the agent rings after publishing).
+    bell: File,
 }
 
 impl StandIn {
@@ -197,13 +203,48 @@ impl StandIn {
     pub fn connect(socket: &Path) -> StandIn {
         let stream = UnixStream::connect(socket).expect("connect");
         let handoff = receive_handoff(&stream).expect("handoff");
+        let region = File::from(handoff.memfd.try_clone().expect("dup the memfd"));
+        let bell = File::from(handoff.dom0_bell.try_clone().expect("dup the doorbell"));
         let ep = Endpoint::open_agent(handoff, &Config::default()).expect("open region");
         StandIn {
             stream,
             ep,
             fill: 0x80,
             seen: Vec::new(),
+            region,
+            bell,
         }
+    }
+
+    /// Writes `bytes` at `offset` of the shared region, behind the endpoint's back.
+    pub fn poke(&self, offset: usize, bytes: &[u8]) {
+        self.region
+            .write_all_at(bytes, offset as u64)
+            .expect("write the region");
+    }
+
+    /// Reads the little-endian word at `offset` of the shared region.
+    pub fn peek_u32(&self, offset: usize) -> u32 {
+        let mut word = [0; 4];
+        self.region
+            .read_exact_at(&mut word, offset as u64)
+            .expect("read the region");
+        u32::from_le_bytes(word)
+    }
+
+    /// Handles on the region and dom0's doorbell for another thread of the qube.
+    pub fn raw_handles(&self) -> (File, File) {
+        (
+            self.region.try_clone().expect("dup the memfd"),
+            self.bell.try_clone().expect("dup the doorbell"),
+        )
+    }
+
+    /// Rings dom0's doorbell without sending anything.
+    pub fn ring_bell(&self) {
+        (&self.bell)
+            .write_all(&1u64.to_ne_bytes())
+            .expect("ring dom0's doorbell");
     }
 
     /// Sends a message (blocking while the ring is full, up to a timeout).

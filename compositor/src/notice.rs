@@ -115,9 +115,63 @@ pub fn human_size(len: usize) -> String {
     }
 }
 
+/// Most characters of a qube's MIME type a notice shows. The type is the qube's own text:
+/// notices name the qubes first and cut the type, so a long type can never push a qube's
+/// name out of the notice's cell.
+pub const MIME_SHOWN: usize = 32;
+
+/// `mime` as a notice shows it: at most [`MIME_SHOWN`] characters, a cut marked with "…".
+pub fn shown_mime(mime: &str) -> String {
+    if mime.chars().count() <= MIME_SHOWN {
+        return mime.to_owned();
+    }
+    let mut cut: String = mime.chars().take(MIME_SHOWN - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The notice for a copy: `[qube]` first, then what was copied.
+pub fn copied_text(from: &str, len: usize, mime: &str) -> String {
+    format!(
+        "Copied from [{from}]: {} {}",
+        human_size(len),
+        shown_mime(mime)
+    )
+}
+
+/// The notice for a paste: both qubes first, then what was pasted.
+pub fn pasted_text(from: &str, to: &str, len: usize, mime: &str) -> String {
+    format!(
+        "Pasted [{from}] → [{to}]: {} {}",
+        human_size(len),
+        shown_mime(mime)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qube_names_come_before_the_qubes_own_mime_text() {
+        let hostile = format!("text/plain;from=[work];{}", "x".repeat(104));
+        assert_eq!(hostile.len(), 127, "the protocol's longest MIME type");
+        let copied = copied_text("untrusted", 5, &hostile);
+        assert!(copied.starts_with("Copied from [untrusted]: 5 bytes text/plain;from=[work]"));
+        assert!(copied.ends_with('…'), "{copied}");
+        assert_eq!(
+            copied.chars().count(),
+            "Copied from [untrusted]: 5 bytes ".len() + MIME_SHOWN
+        );
+        let pasted = pasted_text("untrusted", "work", 5, &hostile);
+        assert!(pasted.starts_with("Pasted [untrusted] → [work]: 5 bytes "));
+        assert_eq!(shown_mime("image/png"), "image/png");
+        assert_eq!(shown_mime(&"a".repeat(MIME_SHOWN)), "a".repeat(MIME_SHOWN));
+        assert_eq!(
+            shown_mime(&"a".repeat(MIME_SHOWN + 1)).chars().count(),
+            MIME_SHOWN
+        );
+    }
 
     #[test]
     fn notices_show_fade_and_go() {

@@ -144,7 +144,7 @@ fn text_and_png_cross_only_by_the_gesture() {
     assert!(
         notices(&s)
             .iter()
-            .any(|n| n.starts_with("Copied") && n.ends_with("from [work]"))
+            .any(|n| n.starts_with("Copied from [work]: "))
     );
 
     // Paste in untrusted's window: the qube gets exactly the bytes, dom0 keeps nothing.
@@ -158,7 +158,7 @@ fn text_and_png_cross_only_by_the_gesture() {
     assert!(
         notices(&s)
             .iter()
-            .any(|n| n.starts_with("Pasted") && n.ends_with("into [untrusted]"))
+            .any(|n| n.starts_with("Pasted [work] → [untrusted]: "))
     );
     let types = paste(&s, &["--list-types"]).expect("types");
     assert!(

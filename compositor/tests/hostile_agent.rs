@@ -6,7 +6,8 @@
 //! `good` shows a window and keeps sending frames; a stand-in for `bad` misbehaves.
 //! - Protocol violations ([`survive`]): `bad` is disconnected (its setup socket closes, its
 //!   windows are gone, the reason is in the log), `good` still gets its frames
-//!   acknowledged, the compositor still answers, and `bad` may connect again.
+//!   acknowledged and the user's click and key, the compositor still answers, and `bad`
+//!   may connect again.
 //! - Wishes dom0 refuses or converts (fullscreen, huge or off-screen windows, unasked
 //!   clipboard data, hostile titles; [`Desk`]): `bad` stays connected, its windows are cut
 //!   and placed by dom0's rules, dom0's notice bar and `good`'s focused window stay drawn,
@@ -69,6 +70,24 @@ fn survive(name: &str, reason: &str, attack: impl FnOnce(&mut StandIn)) {
         windows.iter().any(|w| w.qube == "good" && w.visible),
         "{windows:?}"
     );
+    // And it still gets the user's input: a click focuses its window, a key follows.
+    let g = comp.windows_of("good")[0].geometry;
+    comp.click(g.x + 5, g.y + 5);
+    comp.keys(&[(30, true), (30, false)]);
+    good.wait_for("the click", |m| {
+        matches!(m, Dom0Message::PointerButton { pressed: true, .. }).then_some(())
+    });
+    good.wait_for("the key", |m| {
+        matches!(
+            m,
+            Dom0Message::Key {
+                keycode: 30,
+                pressed: true,
+                ..
+            }
+        )
+        .then_some(())
+    });
 
     // And the bad qube may connect again (a restarted agent) and work.
     drop(bad);

@@ -87,8 +87,8 @@ fn unasked_and_foreign_answers_are_dropped() {
     assert_eq!(
         texts,
         [
-            "Copied 7 bytes text/plain from [work]",
-            "Pasted 7 bytes text/plain from [work] into [untrusted]"
+            "Copied from [work]: 7 bytes text/plain",
+            "Pasted [work] → [untrusted]: 7 bytes text/plain"
         ]
     );
 }

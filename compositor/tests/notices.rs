@@ -6,9 +6,14 @@ mod common;
 use std::time::Instant;
 
 use bulkhead_border_theme::Label;
+use bulkhead_compositor::backend::Screenshot;
 use bulkhead_compositor::desktop::{Point, Size};
-use bulkhead_compositor::notice::{NoticeKind, Notices};
-use bulkhead_compositor::render::notice::{INFO_BAR, REFUSED_BAR, notice_rect};
+use bulkhead_compositor::notice::{NoticeKind, Notices, copied_text, pasted_text};
+use bulkhead_compositor::render::TITLE_PAD;
+use bulkhead_compositor::render::notice::{
+    INFO_BAR, NOTICE_HEIGHT, NOTICE_TEXT, REFUSED_BAR, notice_rect,
+};
+use bulkhead_compositor::render::text::TitleFont;
 use common::{Fixture, artifacts, rect_pixels};
 
 #[test]
@@ -27,7 +32,7 @@ fn notices_cover_guest_windows_and_nothing_covers_them() {
     let now = Instant::now();
     let mut notices = Notices::default();
     notices.post(
-        "Copied 12 bytes text/plain from [work]",
+        "Copied from [work]: 12 bytes text/plain",
         NoticeKind::Info,
         now,
     );
@@ -61,4 +66,60 @@ fn notices_cover_guest_windows_and_nothing_covers_them() {
     }
     // Right below the notices the window's frame and content are whole.
     common::check_window(&f, &shot, w, 0x33);
+}
+
+/// The output with three notices, `newest` last (in the right-hand cell).
+fn three_notices(f: &mut Fixture, newest: &str) -> Screenshot {
+    let now = Instant::now();
+    let mut notices = Notices::default();
+    notices.post("Nothing to copy in [work]", NoticeKind::Info, now);
+    notices.post("Nothing to copy in [mail]", NoticeKind::Info, now);
+    notices.post(newest, NoticeKind::Info, now);
+    f.scene.set_notices(notices.views(now));
+    f.shot()
+}
+
+/// A MIME type is the qube's own text (up to 127 printable characters, brackets included):
+/// notices name the qubes first and cut the type, so however long the type, the qubes'
+/// names are drawn whole, pixel for pixel as dom0 wrote them, even in the narrowest cell
+/// (three notices on a 1280 px output).
+#[test]
+fn a_long_mime_type_never_hides_the_qubes_names() {
+    let mut f = Fixture::new(false);
+    let hostile = format!("text/plain;from=[work];{}", "x".repeat(104));
+    let font = TitleFont::load_default().expect("fonts-dejavu-core must be installed");
+    let height = usize::try_from(NOTICE_HEIGHT).unwrap();
+    let cell = notice_rect(2, 3, f.desktop.output());
+    for (text, names) in [
+        (
+            copied_text("untrusted", 5, &hostile),
+            "Copied from [untrusted]:",
+        ),
+        (
+            pasted_text("untrusted", "work", 5, &hostile),
+            "Pasted [untrusted] → [work]:",
+        ),
+    ] {
+        assert!(text.starts_with(names), "{text}");
+        let evil = three_notices(&mut f, &text);
+        let plain = three_notices(&mut f, names);
+        // The names' own pixels (the next glyph starts a space later).
+        let width = font
+            .rasterize(names, height, TITLE_PAD * 2, NOTICE_TEXT)
+            .width;
+        let width = i32::try_from(width).unwrap() - i32::try_from(TITLE_PAD).unwrap();
+        assert!(width <= cell.w, "{names:?} does not fit its cell");
+        let mut ink = 0;
+        for y in 0..cell.h {
+            for x in cell.x..cell.x + width {
+                let p = evil.rgb(x, y).unwrap();
+                assert_eq!(p, plain.rgb(x, y).unwrap(), "{text:?} at ({x}, {y})");
+                ink += usize::from(p != INFO_BAR);
+            }
+        }
+        assert!(ink > 100, "the names are drawn");
+    }
+    three_notices(&mut f, &copied_text("untrusted", 5, &hostile))
+        .write_png(&artifacts().join("notice-long-mime.png"))
+        .unwrap();
 }

@@ -26,10 +26,9 @@ fn installed(program: &str) -> bool {
         .status()
         .is_ok();
     if !found {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("skipped: {program} is not installed (Debian's wl-clipboard)");
-        }
+        common::skip(&format!(
+            "{program} is not installed (Debian's wl-clipboard)"
+        ));
     }
     found
 }

@@ -17,10 +17,9 @@ fn spawn(fixture: &Fixture, program: &str) -> Option<Child> {
     {
         Ok(child) => Some(child),
         Err(err) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("skipped: cannot run {program} ({err}); install Debian's weston");
-            }
+            common::skip(&format!(
+                "cannot run {program} ({err}); install Debian's weston"
+            ));
             None
         }
     }
@@ -142,10 +141,7 @@ fn terminal_becomes_a_window(program: &str, args: &[&str]) {
     let child = match command.spawn() {
         Ok(child) => Reaper(child),
         Err(err) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("skipped: cannot run {program} ({err})");
-            }
+            common::skip(&format!("cannot run {program} ({err})"));
             return;
         }
     };

@@ -243,7 +243,9 @@ impl RingReader {
     }
 
     /// Reserves room for `extra` more bytes without ever exceeding the maximum message
-    /// size in capacity.
+    /// size in capacity. The bytes move to a new allocation and the old one is zeroed
+    /// before it is freed: a message may be a secret (clipboard data), and its receiver can
+    /// wipe only the copy it is handed.
     fn grow_partial(&mut self, extra: usize) {
         let len = self.partial.len();
         let needed = len + extra;
@@ -253,7 +255,11 @@ impl RingReader {
         let target = needed
             .max(self.partial.capacity().saturating_mul(2))
             .min(self.max_message_len);
-        self.partial.reserve_exact(target - len);
+        let mut grown = Vec::with_capacity(target);
+        grown.extend_from_slice(&self.partial);
+        let mut old = std::mem::replace(&mut self.partial, grown);
+        old.fill(0);
+        std::hint::black_box(&old);
     }
 
     /// Announces that we are about to sleep until data arrives. Returns true if data is

@@ -8,7 +8,7 @@ use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 
 use super::{Answer, Paste, wipe};
 use crate::desktop::QubeId;
-use crate::notice::{NoticeKind, human_size};
+use crate::notice::{NoticeKind, copied_text, human_size, pasted_text};
 use crate::state::{Dom0, State};
 
 /// How often fading notices are redrawn.
@@ -21,11 +21,10 @@ impl Dom0 {
         let name = self.qube_name(qube);
         let now = Instant::now();
         match self.clipboard.answer(qube, serial, data) {
-            Answer::Copied { len, mime } => self.notices.post(
-                format!("Copied {} {mime} from [{name}]", human_size(len)),
-                NoticeKind::Info,
-                now,
-            ),
+            Answer::Copied { len, mime } => {
+                self.notices
+                    .post(copied_text(&name, len, &mime), NoticeKind::Info, now)
+            }
             Answer::Empty => self.notices.post(
                 format!("Nothing to copy in [{name}]"),
                 NoticeKind::Info,
@@ -87,14 +86,10 @@ impl State {
                 }
                 let d = &mut self.dom0;
                 match sent {
-                    Ok(()) => d.notices.post(
-                        format!(
-                            "Pasted {} {mime} from [{from}] into [{to}]",
-                            human_size(len)
-                        ),
-                        NoticeKind::Info,
-                        now,
-                    ),
+                    Ok(()) => {
+                        d.notices
+                            .post(pasted_text(&from, &to, len, &mime), NoticeKind::Info, now)
+                    }
                     Err(v) => {
                         d.notices.post(
                             format!("Paste into [{to}] failed"),

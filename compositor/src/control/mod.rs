@@ -16,7 +16,7 @@
 //! → {"cmd":"clipboard"}
 //! ← {"ok":true,"clipboard":{"pending":null,"source":"work","mime":"text/plain","bytes":5}}
 //! → {"cmd":"notices"}
-//! ← {"ok":true,"notices":["Copied 5 bytes text/plain from [work]"]}
+//! ← {"ok":true,"notices":["Copied from [work]: 5 bytes text/plain"]}
 //! → {"cmd":"add-qube","name":"work","label":"blue"}   (the qube manager, on start)
 //! ← {"ok":true,"socket":"/run/user/1000/bulkhead/qube-work.sock"}
 //! → {"cmd":"run","qube":"work","argv":["foot"]}      (bulkhead run)

@@ -286,15 +286,21 @@ impl Connection {
             .map_err(|e| Violation::Dom0(format!("doorbell: {e}")))?;
         self.endpoint.flush()?;
         for _ in 0..BATCH {
-            let Some(bytes) = self.endpoint.recv()? else {
+            let Some(mut bytes) = self.endpoint.recv()? else {
                 return Ok(!self.endpoint.prepare_wait().map_err(RecvError::from)?);
             };
             if !self.budget.take() {
                 return Err(Violation::Flood);
             }
-            let (message, rest) = AgentMessage::decode(&bytes)?;
-            if !rest.is_empty() {
-                return Err(Violation::TrailingBytes(rest.len()));
+            let decoded = AgentMessage::decode(&bytes).map(|(message, rest)| (message, rest.len()));
+            // The transport's copy of clipboard data is wiped at once: from here on the only
+            // copy is the decoded one, which the clipboard keeps or wipes.
+            if matches!(decoded, Ok((AgentMessage::ClipboardData { .. }, _))) {
+                crate::clipboard::wipe(&mut bytes);
+            }
+            let (message, rest) = decoded?;
+            if rest != 0 {
+                return Err(Violation::TrailingBytes(rest));
             }
             self.handle(message, dom0)?;
         }

@@ -94,7 +94,14 @@ pub fn available(programs: &[&str]) -> bool {
     ok
 }
 
+/// A test that needs a program this machine lacks says why and passes, unless
+/// `BULKHEAD_REQUIRE_TEST_TOOLS` is set (`scripts/run-tests`, which installs every
+/// program, sets it): then a missing program fails the test instead of hiding it.
 fn skip(why: &str) {
+    assert!(
+        std::env::var_os("BULKHEAD_REQUIRE_TEST_TOOLS").is_none(),
+        "{why} (BULKHEAD_REQUIRE_TEST_TOOLS is set: every test program must be installed)"
+    );
     #[allow(clippy::print_stderr, reason = "a skipped test says why")]
     {
         eprintln!("skipped: {why}");

@@ -17,6 +17,17 @@ use bulkhead_guest_agent::link::{
 };
 use bulkhead_guest_agent::{Config, Server};
 
+/// A test that needs a program this machine lacks says why and passes, unless
+/// `BULKHEAD_REQUIRE_TEST_TOOLS` is set (`scripts/run-tests`, which installs every
+/// program, sets it): then a missing program fails the test instead of hiding it.
+pub fn skip(why: &str) {
+    assert!(
+        std::env::var_os("BULKHEAD_REQUIRE_TEST_TOOLS").is_none(),
+        "{why} (BULKHEAD_REQUIRE_TEST_TOOLS is set: every test program must be installed)"
+    );
+    eprintln!("skipped: {why}");
+}
+
 /// How long a test waits for something the agent should do.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 

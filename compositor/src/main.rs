@@ -53,16 +53,17 @@ fn main() -> Result<()> {
     if args.host_agents {
         tracing::warn!("agents run as host processes: this mode isolates nothing");
     }
+    if let Some(path) = &args.window_policy {
+        // Kept for the compositor's life: qubes declared later (`add-qube`) get their
+        // entries when they are added.
+        let policy = WindowPolicy::load(path)
+            .with_context(|| format!("fix the window policy {}", path.display()))?;
+        dom0.set_window_policy(policy);
+        tracing::info!(path = %path.display(), "window policy loaded");
+    }
     let mut qubes = Vec::new();
     for q in &args.qubes {
-        qubes.push((
-            dom0.desktop.add_qube(q.name.clone(), q.label)?,
-            q.name.clone(),
-        ));
-    }
-    if let Some(path) = &args.window_policy {
-        WindowPolicy::load(path)?.apply(&mut dom0.desktop)?;
-        tracing::info!(path = %path.display(), "window policy loaded");
+        qubes.push((dom0.add_qube(q.name.clone(), q.label)?, q.name.clone()));
     }
     let mut state = State {
         backend,

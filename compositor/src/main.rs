@@ -53,17 +53,17 @@ fn main() -> Result<()> {
     if args.host_agents {
         tracing::warn!("agents run as host processes: this mode isolates nothing");
     }
+    let mut qubes = Vec::new();
+    for q in &args.qubes {
+        qubes.push((dom0.add_qube(q.name.clone(), q.label)?, q.name.clone()));
+    }
     if let Some(path) = &args.window_policy {
-        // Kept for the compositor's life: qubes declared later (`add-qube`) get their
-        // entries when they are added.
+        // Kept for the compositor's life: the `--qube` qubes get their entries now, qubes
+        // declared later (`add-qube`) when they are added.
         let policy = WindowPolicy::load(path)
             .with_context(|| format!("fix the window policy {}", path.display()))?;
         dom0.set_window_policy(policy);
         tracing::info!(path = %path.display(), "window policy loaded");
-    }
-    let mut qubes = Vec::new();
-    for q in &args.qubes {
-        qubes.push((dom0.add_qube(q.name.clone(), q.label)?, q.name.clone()));
     }
     let mut state = State {
         backend,

@@ -45,7 +45,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub clipboard_policy: Option<PathBuf>,
     /// The window policy (TOML: `[qube.NAME] allow_fullscreen = true` lets that qube's
-    /// windows go fullscreen, still below dom0's notice bar and with a label strip)
+    /// windows go fullscreen, still below dom0's notice bar and with a label strip; it
+    /// applies to qubes declared with `--qube` and to those added later with `add-qube`)
     /// [default: no qube may; a fullscreen request makes the window maximized].
     #[arg(long, value_name = "FILE")]
     pub window_policy: Option<PathBuf>,

@@ -55,13 +55,14 @@ fn main() -> Result<()> {
     }
     let mut qubes = Vec::new();
     for q in &args.qubes {
-        qubes.push((
-            dom0.desktop.add_qube(q.name.clone(), q.label)?,
-            q.name.clone(),
-        ));
+        qubes.push((dom0.add_qube(q.name.clone(), q.label)?, q.name.clone()));
     }
     if let Some(path) = &args.window_policy {
-        WindowPolicy::load(path)?.apply(&mut dom0.desktop)?;
+        // Kept for the compositor's life: the `--qube` qubes get their entries now, qubes
+        // declared later (`add-qube`) when they are added.
+        let policy = WindowPolicy::load(path)
+            .with_context(|| format!("fix the window policy {}", path.display()))?;
+        dom0.set_window_policy(policy);
         tracing::info!(path = %path.display(), "window policy loaded");
     }
     let mut state = State {

@@ -3,15 +3,15 @@
 
 use std::time::Instant;
 
-use bulkhead_border_theme::Theme;
+use bulkhead_border_theme::{Label, QubeName, Theme};
 
 use crate::backend::Backend;
 use crate::clipboard::Clipboard;
 use crate::control::server::{ControlHandler, Reply};
 use crate::control::{self, Request, Response, ScreenshotInfo};
 use crate::desktop::{
-    Desktop, FrameStyle, ModelEvent, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size,
-    WindowId,
+    Desktop, DuplicateQube, FrameStyle, ModelEvent, QubeId, QubeRequest, Rect, RequestError,
+    RequestOutcome, Size, WindowId,
 };
 use crate::input::InputState;
 use crate::input::keyboard::Keyboard;
@@ -20,6 +20,7 @@ use crate::qube::{QubeLinks, Violation};
 use crate::render::Scene;
 use crate::render::content::{ContentError, FrameSource, WindowContent};
 use crate::render::text::TitleFont;
+use crate::window_policy::WindowPolicy;
 
 /// Everything the event loop drives.
 #[derive(Debug)]
@@ -48,6 +49,9 @@ pub struct Dom0 {
     pub keyboard: Option<Keyboard>,
     /// The mediated clipboard.
     pub clipboard: Clipboard,
+    /// The window policy loaded at startup (`--window-policy`), kept for qubes declared
+    /// later: [`Dom0::add_qube`] gives each its entry.
+    window_policy: WindowPolicy,
     /// dom0's notices on screen.
     pub notices: Notices,
     /// A timer runs to fade the notices.
@@ -73,6 +77,7 @@ impl Dom0 {
                 .inspect_err(|e| tracing::error!(error = %e, "no keymap: qubes keep their own"))
                 .ok(),
             clipboard: Clipboard::default(),
+            window_policy: WindowPolicy::default(),
             notices: Notices::default(),
             notice_timer: false,
             epoch: Instant::now(),
@@ -89,6 +94,22 @@ impl Dom0 {
         )]
         let ms = self.epoch.elapsed().as_millis() as u32;
         ms
+    }
+
+    /// Declares a qube (from `--qube` or the control socket's `add-qube`) with its entry of
+    /// the window policy.
+    pub fn add_qube(&mut self, name: QubeName, label: Label) -> Result<QubeId, DuplicateQube> {
+        let qube = self.desktop.add_qube(name, label)?;
+        self.window_policy.apply_to(&mut self.desktop, qube);
+        Ok(qube)
+    }
+
+    /// Sets the window policy: the qubes known now get their entries at once, qubes
+    /// declared later when they are added.
+    pub fn set_window_policy(&mut self, policy: WindowPolicy) {
+        policy.apply(&mut self.desktop);
+        self.window_policy = policy;
+        self.needs_redraw = true;
     }
 
     /// A qube's name, for notices.

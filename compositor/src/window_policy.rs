@@ -10,8 +10,11 @@
 //! allow_fullscreen = true
 //! ```
 //!
-//! Every qube named must be declared with `--qube` (a typo would otherwise silently grant
-//! nothing).
+//! The compositor keeps the policy it loaded for its whole life: a qube gets its entry when
+//! it is declared, at startup (`--qube`) or later (the control socket's `add-qube`, the qube
+//! manager's normal path), also when it is removed and declared again. A table may name a
+//! qube not declared yet (logged at `info`: it applies when such a qube is added). Bad
+//! qube names, unknown keys and wrong value types are refused at load, with the line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 use bulkhead_border_theme::QubeName;
 use serde::Deserialize;
 
-use crate::desktop::Desktop;
+use crate::desktop::{Desktop, QubeId};
 
 /// One `[qube.NAME]` table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -57,11 +60,6 @@ pub enum WindowPolicyError {
     /// A table names something that is not a qube name.
     #[error("window policy: {0:?} is not a qube name")]
     BadName(String),
-    /// A table names a qube dom0 does not know.
-    #[error(
-        "window policy names qube {0:?}, which is not declared: add `--qube {0}:LABEL` or remove its table"
-    )]
-    UnknownQube(String),
 }
 
 impl WindowPolicy {
@@ -84,16 +82,39 @@ impl WindowPolicy {
         WindowPolicy::parse(&text)
     }
 
-    /// Applies the policy to the qubes `desktop` knows; every named qube must be known.
-    pub fn apply(&self, desktop: &mut Desktop) -> Result<(), WindowPolicyError> {
-        for (name, policy) in &self.qubes {
-            let qube = desktop
-                .qube_by_name(name)
-                .ok_or_else(|| WindowPolicyError::UnknownQube(name.clone()))?;
-            desktop.set_fullscreen_allowed(qube, policy.allow_fullscreen);
+    /// The entry for the qube named `name` (the defaults if the policy has none).
+    pub fn for_qube(&self, name: &str) -> QubeWindowPolicy {
+        self.qubes.get(name).copied().unwrap_or_default()
+    }
+
+    /// Gives `qube` (one `desktop` knows) its entry; its windows follow at once. Returns
+    /// `false` for an unknown qube.
+    pub fn apply_to(&self, desktop: &mut Desktop, qube: QubeId) -> bool {
+        let Some(name) = desktop.qube(qube).map(|q| q.name.to_string()) else {
+            return false;
+        };
+        let policy = self.for_qube(&name);
+        if self.qubes.contains_key(&name) {
             tracing::info!(qube = %name, allow_fullscreen = policy.allow_fullscreen, "window policy");
         }
-        Ok(())
+        desktop.set_fullscreen_allowed(qube, policy.allow_fullscreen)
+    }
+
+    /// Gives every qube `desktop` knows its entry, and says (at `info`) which named qubes
+    /// are not declared yet: their entries apply when they are added ([`Self::apply_to`]).
+    pub fn apply(&self, desktop: &mut Desktop) {
+        let known: Vec<QubeId> = desktop.qubes().map(|(id, _)| id).collect();
+        for qube in known {
+            self.apply_to(desktop, qube);
+        }
+        for name in self.qubes.keys() {
+            if desktop.qube_by_name(name).is_none() {
+                tracing::info!(
+                    qube = %name,
+                    "window policy names a qube not declared yet: it applies when such a qube is added"
+                );
+            }
+        }
     }
 }
 
@@ -105,33 +126,58 @@ mod tests {
     use crate::desktop::{FrameStyle, Size};
 
     #[test]
-    fn parses_applies_and_refuses() {
+    fn parses_and_applies_to_qubes_declared_before_and_after() {
         let p =
             WindowPolicy::parse("[qube.media]\nallow_fullscreen = true\n[qube.work]\n").unwrap();
         assert!(p.qubes["media"].allow_fullscreen);
         assert!(!p.qubes["work"].allow_fullscreen);
+        assert!(p.for_qube("media").allow_fullscreen);
+        assert!(!p.for_qube("mail").allow_fullscreen, "the defaults");
         assert_eq!(WindowPolicy::parse("").unwrap(), WindowPolicy::default());
 
+        // `work` is named but not declared: accepted, it applies once declared.
         let mut d = Desktop::new(Size::new(800, 600), FrameStyle::default());
         let media = d
             .add_qube(QubeName::new("media").unwrap(), Label::Green)
             .unwrap();
-        assert!(matches!(
-            p.apply(&mut d),
-            Err(WindowPolicyError::UnknownQube(n)) if n == "work"
-        ));
-        d.add_qube(QubeName::new("work").unwrap(), Label::Blue)
-            .unwrap();
-        p.apply(&mut d).unwrap();
+        p.apply(&mut d);
         assert!(d.qube(media).unwrap().allows_fullscreen());
+        let mail = d
+            .add_qube(QubeName::new("mail").unwrap(), Label::Blue)
+            .unwrap();
+        assert!(p.apply_to(&mut d, mail));
+        assert!(!d.qube(mail).unwrap().allows_fullscreen());
 
-        for bad in [
-            "[qube.media]\nallow_fullscreen = \"yes\"\n",
-            "[qube.media]\nfullscreen = true\n",
-            "allow_fullscreen = true\n",
-            "[qube.\"1bad\"]\n",
+        // Declared again after a removal: the entry applies again.
+        d.remove_qube(media);
+        assert!(!p.apply_to(&mut d, media), "a removed qube is unknown");
+        let media = d
+            .add_qube(QubeName::new("media").unwrap(), Label::Green)
+            .unwrap();
+        assert!(!d.qube(media).unwrap().allows_fullscreen());
+        assert!(p.apply_to(&mut d, media));
+        assert!(d.qube(media).unwrap().allows_fullscreen());
+    }
+
+    #[test]
+    fn typos_are_refused_with_what_is_wrong() {
+        for (bad, says) in [
+            (
+                "[qube.media]\nallow_fullscreen = \"yes\"\n",
+                "invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                "[qube.media]\nfullscreen = true\n",
+                "unknown field `fullscreen`, expected `allow_fullscreen`",
+            ),
+            (
+                "allow_fullscreen = true\n",
+                "unknown field `allow_fullscreen`",
+            ),
+            ("[qube.\"1bad\"]\n", "\"1bad\" is not a qube name"),
         ] {
-            assert!(WindowPolicy::parse(bad).is_err(), "{bad}");
+            let e = WindowPolicy::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad:?}: {e}");
         }
     }
 }

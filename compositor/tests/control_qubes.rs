@@ -1,6 +1,9 @@
-//! Qubes declared at run time over the control socket (`add-qube`, `remove-qube`) and
-//! programs started in them (`run` → `Launch` → `LaunchResult` → the answer), against the
-//! real compositor process and stand-in agents that speak the protocol directly.
+//! Qubes declared at run time over the control socket (`add-qube`, `remove-qube`), the
+//! window policy they get, and programs started in them (`run` → `Launch` →
+//! `LaunchResult` → the answer), against the real compositor process and stand-in agents
+//! that speak the protocol directly.
+
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -9,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bulkhead_compositor::control::{QubeInfo, Request, Response, send_requests};
-use bulkhead_protocol::{AgentMessage, Capabilities, Dom0Message, PROTOCOL_VERSION};
+use bulkhead_compositor::control::{QubeInfo, Request, Response, WindowInfo, send_requests};
+use bulkhead_protocol::{AgentMessage, Capabilities, Dom0Message, PROTOCOL_VERSION, WindowStates};
 use bulkhead_shm_transport::{Config, Endpoint, receive_handoff};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -22,6 +25,11 @@ struct Compositor {
 
 impl Compositor {
     fn start() -> Compositor {
+        Compositor::start_with(&[])
+    }
+
+    /// Starts it with `extra` arguments (a policy file, …) and no qubes declared.
+    fn start_with(extra: &[&str]) -> Compositor {
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("compositor.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_bulkhead-compositor"))
@@ -30,6 +38,7 @@ impl Compositor {
             .arg(dir.path().join("control.sock"))
             .arg("--qube-socket-dir")
             .arg(dir.path().join("qubes"))
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -70,6 +79,12 @@ impl Compositor {
 
     fn qubes(&self) -> Vec<QubeInfo> {
         self.control(&Request::Qubes).qubes.unwrap_or_default()
+    }
+
+    fn windows(&self) -> Vec<WindowInfo> {
+        self.control(&Request::ListWindows)
+            .windows
+            .unwrap_or_default()
     }
 
     fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
@@ -416,4 +431,134 @@ fn a_qube_that_goes_away_does_not_leave_run_waiting() {
         error(&pending.answer()),
         "qube work went away before it confirmed that `foot` started (dom0 removed the qube)"
     );
+}
+
+/// Connects a stand-in agent to `qube`, opens a 200×150 window and asks for fullscreen:
+/// returns the agent (its window lives while it is connected) and the states of dom0's
+/// answer.
+fn ask_fullscreen(c: &Compositor, qube: &str) -> (common::standin::StandIn, WindowStates) {
+    let mut agent = common::standin::StandIn::connect(&c.socket(qube));
+    agent.hello();
+    let window = agent.window(1, 200, 150, 0);
+    agent.frame_done(0);
+    agent.send(&AgentMessage::SetFullscreen { window, on: true });
+    let states = agent.wait_for("a configure", |m| match m {
+        Dom0Message::Configure {
+            window: w, states, ..
+        } if *w == window => Some(*states),
+        _ => None,
+    });
+    (agent, states)
+}
+
+/// The window policy loaded at startup names qubes the manager only adds later: each gets
+/// its entry when it is added (again after a removal). `media`'s fullscreen wish is
+/// granted; `plain`, without an entry, is maximized instead.
+#[test]
+fn the_window_policy_applies_to_qubes_added_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("windows.toml");
+    std::fs::write(&policy, "[qube.media]\nallow_fullscreen = true\n").unwrap();
+    let c = Compositor::start_with(&["--window-policy", policy.to_str().unwrap()]);
+    assert!(c.qubes().is_empty());
+    assert!(
+        c.log().contains("applies when such a qube is added"),
+        "the undeclared name is accepted and said so:\n{}",
+        c.log()
+    );
+
+    assert!(c.control(&add("media", "purple")).ok);
+    assert!(c.control(&add("plain", "green")).ok);
+    let (_media, states) = ask_fullscreen(&c, "media");
+    assert_eq!(states, WindowStates::FULLSCREEN, "the policy allows media");
+    let (_plain, states) = ask_fullscreen(&c, "plain");
+    assert_eq!(
+        states,
+        WindowStates::MAXIMIZED,
+        "no entry: maximized instead"
+    );
+    let modes = |c: &Compositor| -> Vec<(String, String)> {
+        let mut m: Vec<_> = c.windows().into_iter().map(|w| (w.qube, w.mode)).collect();
+        m.sort();
+        m
+    };
+    let want = |media: &str| {
+        vec![
+            ("media".to_owned(), media.to_owned()),
+            ("plain".to_owned(), "maximized".to_owned()),
+        ]
+    };
+    c.wait_for("the modes in list-windows", || {
+        modes(&c) == want("fullscreen")
+    });
+
+    // Removed and declared again (a restarted qube): the entry applies again.
+    assert!(
+        c.control(&Request::RemoveQube {
+            name: "media".into()
+        })
+        .ok
+    );
+    assert!(c.control(&add("media", "purple")).ok);
+    let (_media, states) = ask_fullscreen(&c, "media");
+    assert_eq!(states, WindowStates::FULLSCREEN);
+    c.wait_for("media fullscreen again", || modes(&c) == want("fullscreen"));
+}
+
+/// A typo in the window policy stops the compositor at startup with what is wrong and in
+/// which file (a misspelt key would otherwise silently grant nothing).
+#[test]
+fn a_window_policy_typo_is_refused_at_startup() {
+    for (text, says) in [
+        (
+            "[qube.media]\nfullscreen = true\n",
+            "unknown field `fullscreen`, expected `allow_fullscreen`",
+        ),
+        (
+            "[qube.media]\nallow_fullscreen = \"yes\"\n",
+            "expected a boolean",
+        ),
+        ("[qube.\"1media\"]\n", "\"1media\" is not a qube name"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("windows.toml");
+        std::fs::write(&policy, text).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bulkhead-compositor"))
+            .args(["--size", "640x480", "--window-policy"])
+            .arg(&policy)
+            .arg("--control-socket")
+            .arg(dir.path().join("control.sock"))
+            .arg("--qube-socket-dir")
+            .arg(dir.path().join("qubes"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the compositor");
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the compositor started with a bad window policy: {text:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(!status.success(), "{text:?}");
+        assert!(stderr.contains(says), "{text:?}: {stderr}");
+        assert!(
+            stderr.contains(&policy.display().to_string()),
+            "names the file: {stderr}"
+        );
+        assert!(!dir.path().join("control.sock").exists());
+    }
 }

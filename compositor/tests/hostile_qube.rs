@@ -7,8 +7,8 @@ mod common;
 use bulkhead_border_theme::{Label, QubeName, Theme};
 use bulkhead_compositor::backend::{Backend, Headless, Screenshot};
 use bulkhead_compositor::desktop::{
-    MAX_WINDOWS_PER_QUBE, Point, QubeId, QubeRequest, Rect, RequestError, RequestOutcome, Size,
-    WindowId,
+    MAX_WINDOWS_PER_QUBE, ModelEvent, Point, QubeId, QubeRequest, Rect, RequestError,
+    RequestOutcome, Size, WindowId,
 };
 use bulkhead_compositor::qube::QubeLinks;
 use bulkhead_compositor::render::BACKGROUND;
@@ -323,4 +323,82 @@ fn a_qube_that_goes_away_takes_only_its_windows() {
     let (x, y) = (gone_at.x + gone_at.w - 1, gone_at.y + gone_at.h - 1);
     assert!(!mail_outer.contains(Point::new(x, y)));
     assert_eq!(shot.rgb(x, y), Some(BACKGROUND));
+}
+
+/// A qube cannot line up to inherit the focus: while the user works in `work`, the hostile
+/// qube keeps opening windows (each is stacked directly below the focused one, so above
+/// the user's other windows); when the user closes their window, focus goes back to the
+/// window they focused before it, never to one of the hostile qube's, and once no window
+/// the user focused is left, to nothing.
+#[test]
+fn a_qube_cannot_line_up_to_inherit_the_focus() {
+    let mut s = setup();
+    let (work, bad, mail) = (s.work, s.bad, s.mail);
+    let d = &mut s.state.dom0;
+    let notes = created(d.apply(
+        work,
+        QubeRequest::CreateToplevel {
+            size: Size::new(200, 150),
+        },
+    ));
+    d.apply(work, QubeRequest::Map { window: notes }).unwrap();
+    frame(d, work, notes, Size::new(200, 150), 0x50).unwrap();
+    // The user works in notes, then in mail.
+    d.desktop.focus_and_raise(notes);
+    d.desktop.focus_and_raise(mail);
+    d.desktop.take_events();
+
+    let mut hostile = Vec::new();
+    for _ in 0..20 {
+        let w = created(d.apply(
+            bad,
+            QubeRequest::CreateToplevel {
+                size: Size::new(400, 300),
+            },
+        ));
+        d.apply(bad, QubeRequest::Map { window: w }).unwrap();
+        frame(d, bad, w, Size::new(400, 300), 0xc0).unwrap();
+        hostile.push(w);
+    }
+    let order: Vec<WindowId> = d.desktop.stack().map(|w| w.id()).collect();
+    let at = |id: WindowId| order.iter().position(|o| *o == id).unwrap();
+    assert_eq!(order.last(), Some(&mail), "mail stays on top");
+    assert!(
+        hostile.iter().all(|h| at(*h) > at(notes)),
+        "the hostile windows are lined up above notes: {order:?}"
+    );
+    assert_eq!(d.desktop.focused(), Some(mail));
+
+    // The user closes mail (dom0's close shortcut); work obeys.
+    let req = d.desktop.request_close(mail).unwrap();
+    assert_eq!(req.qube, work);
+    d.apply(work, QubeRequest::Destroy { window: mail })
+        .unwrap();
+    assert_eq!(d.desktop.focused(), Some(notes), "back to the user's notes");
+    assert_eq!(d.desktop.focused_qube(), Some(work));
+    assert_eq!(d.desktop.stack().last().map(|w| w.id()), Some(notes));
+
+    // The user closes notes too: no window they focused is left, so nothing gets focus,
+    // however many hostile windows are on screen.
+    d.desktop.request_close(notes).unwrap();
+    d.apply(work, QubeRequest::Destroy { window: notes })
+        .unwrap();
+    assert_eq!(d.desktop.focused(), None);
+    assert_eq!(d.desktop.focused_qube(), None, "keys go nowhere");
+    for event in d.desktop.take_events() {
+        if let ModelEvent::Focus {
+            to: Some((q, w)), ..
+        } = event
+        {
+            assert_ne!(q, bad, "the hostile qube got focus on {w:?}");
+        }
+    }
+    d.desktop.verify_invariants().unwrap();
+
+    // Only the user's own click gives the hostile qube focus.
+    let top = *hostile.last().unwrap();
+    let c = d.desktop.content_rect(top).unwrap();
+    d.desktop.click(Point::new(c.x + 1, c.y + 1));
+    assert_eq!(d.desktop.focused(), Some(top));
+    d.desktop.verify_invariants().unwrap();
 }

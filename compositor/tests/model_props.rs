@@ -2,12 +2,16 @@
 //! windows, labels, window policies and output sizes; after every step the model's
 //! invariants hold (among them: no guest frame enters dom0's reserved strip, every popup is
 //! at most 90% of each output side, fullscreen only where the policy allows it), and the
-//! security rules about focus and stacking are checked against the step that was taken.
+//! security rules about focus and stacking are checked against the step that was taken:
+//! among them, focus only ever lands on a window the user focused by an explicit action on
+//! it (click, Super+drag, the focus shortcut), also when the user closes the focused window.
+
+use std::collections::BTreeSet;
 
 use bulkhead_border_theme::{Label, QubeName};
 use bulkhead_compositor::desktop::{
-    Desktop, FrameStyle, ModelEvent, POPUP_MAX_PERCENT, Point, QubeId, QubeRequest, Size,
-    SizeHints, WindowId, WindowMode,
+    ClickOutcome, Desktop, FrameStyle, ModelEvent, POPUP_MAX_PERCENT, Point, QubeId, QubeRequest,
+    Size, SizeHints, WindowId, WindowMode,
 };
 use proptest::prelude::*;
 
@@ -18,6 +22,12 @@ const QUBES: usize = 3;
 #[derive(Debug, Clone)]
 enum Op {
     CreateToplevel {
+        qube: usize,
+        w: i32,
+        h: i32,
+    },
+    /// A qube opens a window: creates a toplevel and maps it at once (what a client does).
+    OpenWindow {
         qube: usize,
         w: i32,
         h: i32,
@@ -73,6 +83,8 @@ enum Op {
     Close {
         window: usize,
     },
+    /// dom0's close shortcut: closes the focused window (its qube obeys).
+    CloseFocused,
     SetLabel {
         qube: usize,
         label: usize,
@@ -114,6 +126,7 @@ fn op() -> impl Strategy<Value = Op> {
     let win = 0..40usize;
     prop_oneof![
         4 => (q.clone(), side(), side()).prop_map(|(qube, w, h)| Op::CreateToplevel { qube, w, h }),
+        3 => (q.clone(), 1..900i32, 1..700i32).prop_map(|(qube, w, h)| Op::OpenWindow { qube, w, h }),
         3 => (q.clone(), win.clone(), coord(), coord(), side(), side())
             .prop_map(|(qube, parent, x, y, w, h)| Op::CreatePopup { qube, parent, x, y, w, h }),
         4 => (q.clone(), win.clone()).prop_map(|(qube, window)| Op::Map { qube, window }),
@@ -129,6 +142,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (coord(), coord(), coord(), coord()).prop_map(|(x, y, dx, dy)| Op::Drag { x, y, dx, dy }),
         1 => Just(Op::FocusNext),
         1 => win.clone().prop_map(|window| Op::Close { window }),
+        2 => Just(Op::CloseFocused),
         1 => (q.clone(), 0..8usize).prop_map(|(qube, label)| Op::SetLabel { qube, label }),
         1 => (-10..2000i32, -10..1500i32).prop_map(|(w, h)| Op::OutputSize { w, h }),
         1 => q.clone().prop_map(|qube| Op::RemoveQube { qube }),
@@ -147,6 +161,7 @@ impl Op {
         matches!(
             self,
             Op::CreateToplevel { .. }
+                | Op::OpenWindow { .. }
                 | Op::CreatePopup { .. }
                 | Op::Map { .. }
                 | Op::Unmap { .. }
@@ -164,6 +179,8 @@ struct World {
     d: Desktop,
     qubes: Vec<QubeId>,
     windows: Vec<WindowId>,
+    /// The toplevels the user focused by an explicit action on them, ever.
+    user_focused: BTreeSet<WindowId>,
 }
 
 impl World {
@@ -178,6 +195,7 @@ impl World {
             d,
             qubes,
             windows: Vec::new(),
+            user_focused: BTreeSet::new(),
         }
     }
 
@@ -250,6 +268,18 @@ impl World {
                     size: Size::new(w, h),
                 },
             ),
+            Op::OpenWindow { qube, w, h } => {
+                let known = self.windows.len();
+                self.request(
+                    qube,
+                    QubeRequest::CreateToplevel {
+                        size: Size::new(w, h),
+                    },
+                );
+                if let Some(&window) = self.windows.get(known) {
+                    self.request(qube, QubeRequest::Map { window });
+                }
+            }
             Op::CreatePopup {
                 qube,
                 parent,
@@ -312,10 +342,13 @@ impl World {
                 self.request(qube, QubeRequest::SizeHints { window, hints })
             }
             Op::Click { x, y } => {
-                self.d.click(Point::new(x, y));
+                if let ClickOutcome::Window { focused, .. } = self.d.click(Point::new(x, y)) {
+                    self.user_focused.insert(focused);
+                }
             }
             Op::Drag { x, y, dx, dy } => {
-                if self.d.begin_move(Point::new(x, y)).is_some() {
+                if let Some(moved) = self.d.begin_move(Point::new(x, y)) {
+                    self.user_focused.insert(moved);
                     self.d
                         .update_move(Point::new(x.saturating_add(dx), y.saturating_add(dy)));
                     self.d.verify_invariants().unwrap();
@@ -323,12 +356,17 @@ impl World {
                 }
             }
             Op::FocusNext => {
-                self.d.focus_next();
+                self.user_focused.extend(self.d.focus_next());
             }
             Op::Close { window } => {
                 let w = self.win(window);
                 if let Some(req) = self.d.request_close(w) {
                     // The qube obeys.
+                    self.d.destroy(req.qube, req.window).unwrap();
+                }
+            }
+            Op::CloseFocused => {
+                if let Some(req) = self.d.focused().and_then(|f| self.d.request_close(f)) {
                     self.d.destroy(req.qube, req.window).unwrap();
                 }
             }
@@ -411,6 +449,14 @@ proptest! {
                 }
             }
             prop_assert_eq!(focus, world.d.focused());
+            // Focus only ever lands on a window the user focused by an explicit action on it
+            // (a window a qube opened never inherits it, e.g. when the user closes another).
+            if let Some(f) = focus {
+                prop_assert!(
+                    world.user_focused.contains(&f),
+                    "focus on {:?}, which the user never focused", f
+                );
+            }
             if let Err(e) = world.d.verify_invariants() {
                 return Err(TestCaseError::fail(e.to_string()));
             }

@@ -171,9 +171,22 @@ impl Desktop {
             }
         }
 
-        // Focus: at most one window (an Option), a visible toplevel, covered only by its
-        // own popups.
+        // The focus history: existing toplevels, each once.
+        let mut seen = BTreeSet::new();
+        for h in &self.focus_history {
+            ensure!(seen.insert(*h), "{h:?} twice in the focus history");
+            ensure!(
+                self.windows.get(h).is_some_and(|w| w.parent().is_none()),
+                "focus history holds {h:?}, which is not an existing toplevel"
+            );
+        }
+        // Focus: at most one window (an Option), a visible toplevel the user focused (the
+        // latest entry of the history), covered only by its own popups.
         if let Some(f) = self.focus {
+            ensure!(
+                self.focus_history.last() == Some(&f),
+                "focus on {f:?}, which is not the window the user focused last"
+            );
             let w = self.windows.get(&f);
             ensure!(w.is_some(), "focus on a missing window");
             ensure!(w.is_some_and(|w| w.parent().is_none()), "focus on a popup");

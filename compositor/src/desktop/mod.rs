@@ -12,6 +12,11 @@
 //! - every window belongs to exactly one known qube and is drawn in that qube's label colour;
 //! - focus is on at most one window, a visible toplevel, and only the user moves it: the
 //!   focused window is never covered by a window the user did not raise;
+//! - focus only ever lands on a window the user focused by an explicit action on it (click,
+//!   Super+drag, the focus shortcut). When the user closes the focused window, focus and
+//!   raise go back to the most recently user-focused window that still exists and is
+//!   visible, else to nothing: a window a qube opened and the user never focused never
+//!   inherits focus, however many a qube opens or wherever they are stacked;
 //! - every frame (border and title bar) lies fully inside the *usable area*: the output minus
 //!   the strip dom0 reserves for its notice bar ([`DOM0_BAR_HEIGHT`] px at the top), so no
 //!   guest window is ever placed over dom0's own UI; no guest content overlaps its own frame;
@@ -237,6 +242,10 @@ pub struct Desktop {
     /// Bottom to top. Each toplevel is followed directly by all its popups (its *block*).
     stack: Vec<WindowId>,
     focus: Option<WindowId>,
+    /// Toplevels the user focused, least recently focused first (the focused one, if any,
+    /// last). Each window at most once and only while it exists, so it is bounded by the
+    /// window count; only user actions ([`user`]) add to it.
+    focus_history: Vec<WindowId>,
     grab: Option<MoveGrab>,
     /// What the connection handlers must tell qubes, oldest first.
     events: Vec<ModelEvent>,
@@ -288,6 +297,7 @@ impl Desktop {
             windows: BTreeMap::new(),
             stack: Vec::new(),
             focus: None,
+            focus_history: Vec::new(),
             grab: None,
             events: Vec::new(),
             next_qube: 1,
@@ -575,7 +585,9 @@ impl Desktop {
     }
 
     /// Removes a window and its popups; returns them. Focus follows the rules in
-    /// [`requests`]: it passes on only if the user had asked to close the focused window.
+    /// [`requests`]: it passes on only if the user had asked to close the focused window,
+    /// and then only to the most recently user-focused window still visible
+    /// ([`Desktop::focus_history`]).
     fn remove_subtree(&mut self, id: WindowId, user_closed: bool) -> Vec<WindowId> {
         let mut gone = vec![id];
         let mut i = 0;
@@ -598,30 +610,45 @@ impl Desktop {
             }
         }
         self.stack.retain(|s| !gone.contains(s));
+        self.focus_history.retain(|h| !gone.contains(h));
         if self.grab.is_some_and(|g| gone.contains(&g.window)) {
             self.grab = None;
         }
         if focus_lost {
             let next = if user_closed {
-                self.topmost_toplevel()
+                self.last_user_focused()
             } else {
                 None
             };
             self.set_focus(next, focus_owner);
             if let Some(f) = next {
                 self.raise(f);
+                self.note_user_focus(f);
             }
         }
         gone
     }
 
-    /// The topmost visible toplevel.
-    fn topmost_toplevel(&self) -> Option<WindowId> {
-        self.stack
+    /// The most recently user-focused toplevel that is visible now.
+    fn last_user_focused(&self) -> Option<WindowId> {
+        self.focus_history
             .iter()
             .rev()
             .copied()
-            .find(|id| self.windows[id].parent().is_none() && self.is_visible(*id))
+            .find(|id| self.is_visible(*id))
+    }
+
+    /// Records that `root` (a toplevel) has focus by the user's doing: it becomes the most
+    /// recent entry of the focus history.
+    fn note_user_focus(&mut self, root: WindowId) {
+        self.focus_history.retain(|h| *h != root);
+        self.focus_history.push(root);
+    }
+
+    /// The toplevels the user focused that still exist, least recently focused first (the
+    /// focused window, if any, is last). Focus never goes to a window outside this list.
+    pub fn focus_history(&self) -> &[WindowId] {
+        &self.focus_history
     }
 
     /// Moves a toplevel's block to the top of the stack.

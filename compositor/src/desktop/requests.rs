@@ -3,11 +3,14 @@
 //! refused exactly like a request for a window that does not exist (a qube learns nothing
 //! about other qubes).
 //!
-//! No request can focus or raise anything. A new toplevel is placed by dom0 (a free spot, else the cascade) and
-//! stacked *below* the focused window; a new popup goes directly above its own toplevel's
-//! windows. When a qube unmaps or destroys the focused window, focus goes nowhere (keys are
-//! dropped) until the user picks a window; only a destruction the user asked for
-//! ([`Desktop::request_close`]) passes focus on to the topmost window.
+//! No request can focus or raise anything. A new toplevel is placed by dom0 (a free spot,
+//! else the cascade) and stacked *below* the focused window; a new popup goes directly above
+//! its own toplevel's windows. When a qube unmaps or destroys the focused window, focus goes
+//! nowhere (keys are dropped) until the user picks a window; only a destruction the user
+//! asked for ([`Desktop::request_close`]) passes focus on, and only to the most recently
+//! user-focused window still visible ([`Desktop::focus_history`]), never to a window the
+//! user has not focused: a qube's new windows stacked right below the focused one do not
+//! line up to inherit it.
 
 use bulkhead_border_theme::sanitize_title;
 

@@ -1,6 +1,7 @@
 //! What the user does to windows in dom0: click to focus and raise, Super+drag to move, a
 //! keyboard shortcut to cycle focus, and close. These are the only ways focus and stacking
-//! order change (besides a window going away).
+//! order change (besides a window going away), and the only ways a window enters the focus
+//! history that decides where focus goes when the user closes the focused window.
 
 use super::layout::{self, Point};
 use super::{Desktop, MoveGrab, QubeId, WindowId};
@@ -58,8 +59,9 @@ impl Desktop {
             })
     }
 
-    /// Focuses a visible window's toplevel and raises it with its popups. Returns the
-    /// toplevel, or `None` (nothing changes) if the window is not visible.
+    /// The user focuses a visible window's toplevel (an explicit action on it): it is
+    /// raised with its popups and becomes the most recent entry of the focus history.
+    /// Returns the toplevel, or `None` (nothing changes) if the window is not visible.
     pub fn focus_and_raise(&mut self, id: WindowId) -> Option<WindowId> {
         if !self.is_visible(id) {
             return None;
@@ -67,6 +69,7 @@ impl Desktop {
         let root = self.root_of(id);
         self.raise(root);
         self.set_focus(Some(root), None);
+        self.note_user_focus(root);
         Some(root)
     }
 
@@ -149,7 +152,9 @@ impl Desktop {
     }
 
     /// The user asks to close a window (from dom0, e.g. a shortcut or the control socket).
-    /// When the qube then destroys it, focus passes to the topmost window if it had it.
+    /// When the qube then destroys it and it had focus, focus (and raise) passes to the most
+    /// recently user-focused window that is still visible, else to nothing; never to a
+    /// window the user has not focused.
     pub fn request_close(&mut self, id: WindowId) -> Option<CloseRequest> {
         let w = self.windows.get_mut(&id)?;
         w.closing = true;
@@ -294,9 +299,15 @@ mod tests {
     }
 
     #[test]
-    fn user_close_passes_focus_to_the_topmost_window() {
-        let (mut d, work, a, _, b) = two_windows();
+    fn user_close_passes_focus_back_to_the_last_window_the_user_focused() {
+        let (mut d, work, a, bad, b) = two_windows();
+        d.focus_and_raise(b);
         d.focus_and_raise(a);
+        // The bad qube lines up a window directly below the focused one, above `b`.
+        let c = d.create_toplevel(bad, Size::new(100, 100)).unwrap();
+        d.set_mapped(bad, c, true).unwrap();
+        let ids: Vec<WindowId> = d.stack().map(|w| w.id()).collect();
+        assert_eq!(ids, [b, c, a]);
         let req = d.request_close(a).unwrap();
         assert_eq!(
             req,
@@ -307,7 +318,43 @@ mod tests {
         );
         assert_eq!(d.focused(), Some(a), "focus stays until the qube obeys");
         d.destroy(work, a).unwrap();
-        assert_eq!(d.focused(), Some(b));
+        assert_eq!(d.focused(), Some(b), "the window the user focused before");
+        assert_eq!(d.stack().last().unwrap().id(), b, "and raised");
+        assert_eq!(d.focus_history(), [b], "a gone window drops out");
+        d.verify_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_window_the_user_never_focused_never_inherits_focus() {
+        let (mut d, work, a, bad, b) = two_windows();
+        d.focus_and_raise(a);
+        for _ in 0..5 {
+            let c = d.create_toplevel(bad, Size::new(100, 100)).unwrap();
+            d.set_mapped(bad, c, true).unwrap();
+        }
+        d.request_close(a).unwrap();
+        d.destroy(work, a).unwrap();
+        assert_eq!(
+            d.focused(),
+            None,
+            "b and the new windows were never focused"
+        );
+        assert!(d.focus_history().is_empty());
+        d.verify_invariants().unwrap();
+
+        // A user-focused window that is hidden now is skipped, and showing it again
+        // brings no focus.
+        let e = d.create_toplevel(work, Size::new(100, 100)).unwrap();
+        d.set_mapped(work, e, true).unwrap();
+        d.focus_and_raise(b);
+        d.focus_and_raise(e);
+        d.set_mapped(bad, b, false).unwrap();
+        d.request_close(e).unwrap();
+        d.destroy(work, e).unwrap();
+        assert_eq!(d.focused(), None);
+        d.set_mapped(bad, b, true).unwrap();
+        assert_eq!(d.focused(), None);
+        assert_eq!(d.focus_history(), [b]);
         d.verify_invariants().unwrap();
     }
 

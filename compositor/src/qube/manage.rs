@@ -5,6 +5,9 @@
 //! socket), never from a guest; each is validated with border-theme's rules before anything
 //! changes, and a failure leaves the compositor as it was.
 //!
+//! A qube added here gets its entry of the window policy loaded at startup
+//! (`--window-policy`), as one declared with `--qube` does.
+//!
 //! `run` is answered later, without blocking the event loop: when the agent's
 //! `LaunchResult` arrives, or after [`LAUNCH_CONFIRM_TIMEOUT`] (see [`super::launch`]).
 
@@ -35,7 +38,7 @@ impl State {
             Ok(l) => l,
             Err(e) => return Response::error(format!("{e}")),
         };
-        let qube = match self.dom0.desktop.add_qube(name.clone(), label) {
+        let qube = match self.dom0.add_qube(name.clone(), label) {
             Ok(q) => q,
             Err(_) => {
                 return Response::error(format!(

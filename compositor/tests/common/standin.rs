@@ -35,7 +35,7 @@ impl Compositor {
     /// …). `BH_LOG` overrides the log filter (default `info`).
     pub fn start(extra: &[&str]) -> Compositor {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = std::fs::File::create(dir.path().join("compositor.log")).unwrap();
+        let log = File::create(dir.path().join("compositor.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_bulkhead-compositor"))
             .args([
                 "--qube",

@@ -194,13 +194,7 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                 .map(|id| w.windows.push(id));
             Feed::Nothing
         }
-        Op::Popup {
-            n,
-            x,
-            y,
-            w: pw,
-            h,
-        } => {
+        Op::Popup { n, x, y, w: pw, h } => {
             let parent = w.windows.get(n).copied();
             let q = parent.and_then(|p| w.desktop.window(p)).map(|x| x.qube());
             if let (Some(parent), Some(q)) = (parent, q) {
@@ -308,6 +302,7 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
     };
     let button_had = button.and_then(|(b, _)| w.buttons.iter().find(|e| e.0 == b).copied());
     let mut sent = Vec::new();
+    let all_effects = effects.clone();
     for e in effects {
         if let Effect::Send(q, input) = e {
             sent.push((q, input));
@@ -336,11 +331,7 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                         );
                     }
                 } else {
-                    prop_assert_eq!(
-                        qube_had,
-                        Some(q),
-                        "a release without the qube's press"
-                    );
+                    prop_assert_eq!(qube_had, Some(q), "a release without the qube's press");
                 }
             }
             Effect::Send(q, QubeInput::PointerLeave { window }) => {
@@ -413,7 +404,10 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
             }
             Effect::ClipboardCopy(q) => {
                 prop_assert_eq!(Some(q), focused_before);
-                prop_assert!(key == Some((46, true)), "a clipboard gesture from another key");
+                prop_assert!(
+                    key == Some((46, true)),
+                    "a clipboard gesture from another key"
+                );
                 prop_assert!(ctrl && shift && !sup, "a copy without Ctrl+Shift held");
                 let serial = w.clipboard.copy_gesture(q);
                 w.asked = Some((q, serial));
@@ -421,7 +415,10 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
             }
             Effect::ClipboardPaste(q) => {
                 prop_assert_eq!(Some(q), focused_before);
-                prop_assert!(key == Some((47, true)), "a clipboard gesture from another key");
+                prop_assert!(
+                    key == Some((47, true)),
+                    "a clipboard gesture from another key"
+                );
                 prop_assert!(ctrl && shift && !sup, "a paste without Ctrl+Shift held");
                 match w.clipboard.paste(q, name) {
                     Paste::Send { source, data, .. } => {
@@ -457,6 +454,25 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
         }
     }
 
+    // Shortcuts fire when their modifiers are held (as the model says, key by key), on a
+    // fresh press (a repeat of a key a qube has down is the qube's).
+    if let (Some((k, true)), None) = (key, qube_had) {
+        let had = |f: fn(&Effect) -> bool| all_effects.iter().any(f);
+        let copy = had(|e| matches!(e, Effect::ClipboardCopy(_)));
+        let paste = had(|e| matches!(e, Effect::ClipboardPaste(_)));
+        let vt = had(|e| matches!(e, Effect::SwitchVt(2)));
+        let quit = had(|e| matches!(e, Effect::Quit));
+        let gesture = ctrl && shift && !sup && focused_before.is_some();
+        prop_assert!(!(k == 46 && gesture) || copy, "Ctrl+Shift+C did not copy");
+        prop_assert!(!(k == 47 && gesture) || paste, "Ctrl+Shift+V did not paste");
+        let session = ctrl && alt && !sup;
+        prop_assert!(!(k == 60 && session) || vt, "Ctrl+Alt+F2 did not switch");
+        prop_assert!(
+            !(k == 14 && session) || quit,
+            "Ctrl+Alt+Backspace did not quit"
+        );
+    }
+
     // What must have reached a qube.
     match (key, raw) {
         (Some((k, true)), _) if PLAIN.contains(&k) && !sup && !in_chord => {
@@ -480,7 +496,10 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                         pressed: false,
                     },
                 );
-                prop_assert!(sent.contains(&expected), "a release did not follow its press");
+                prop_assert!(
+                    sent.contains(&expected),
+                    "a release did not follow its press"
+                );
             }
         }
         (_, Some(RawInput::Button { button: b, pressed })) => {
@@ -509,7 +528,10 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                             pressed: false,
                         },
                     );
-                    prop_assert!(sent.contains(&expected), "a release did not follow its press");
+                    prop_assert!(
+                        sent.contains(&expected),
+                        "a release did not follow its press"
+                    );
                 }
             }
         }
@@ -528,7 +550,11 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
     let settled = refreshed || matches!(raw, Some(RawInput::PointerTo(_)));
     if settled && !moving_after {
         let target = w.focused_content_under().map(|(q, win, ..)| (q, win));
-        prop_assert_eq!(w.pointer_in, target, "the pointer is not where the qubes were told");
+        prop_assert_eq!(
+            w.pointer_in,
+            target,
+            "the pointer is not where the qubes were told"
+        );
     }
 
     // The model follows the keys and buttons let go and pressed.

@@ -1,19 +1,23 @@
 //! dom0's input: pure decisions over a small state, then a thin shell that sends what was
 //! decided.
 //!
-//! - this module: what a key or button *means* ([`key_action`], [`button_action`]);
+//! - this module: what a key or button *means* ([`key_action`], [`button_action`]) and
+//!   which modifier keys are held (per key: left and right apart);
 //! - [`route`]: one raw event (from a backend or the control socket: the same path) turned
 //!   into [`route::Effect`]s: messages for exactly one qube, dom0 shortcuts, clipboard
-//!   gestures. Keys go only to the focused window's qube; pointer events only to the qube
-//!   whose window content is under the pointer, never during dom0's Super+drag;
+//!   gestures. Keys go only to the focused window's qube; pointer events only to the
+//!   focused window's qube, for its window whose content is under the pointer, never
+//!   during dom0's Super+drag;
 //! - [`keyboard`]: dom0's xkb keymap and modifier state (the keymap text qubes are sent,
 //!   the modifier masks, text → key codes for the control socket's `type`);
 //! - [`shell`]: `State::input`, which feeds an event through [`route`] and sends the
 //!   effects over the qubes' connections.
 //!
 //! dom0 consumes button presses on frames (focus and raise), Super+drag (move), Super+Tab
-//! (cycle focus), Super+Shift+Q (close) and Ctrl+Shift+C/V (the mediated clipboard); a qube
-//! never sees those keys, their releases included, nor the Super key.
+//! (cycle focus), Super+Shift+Q (close), Ctrl+Shift+C/V (the mediated clipboard) and the
+//! session keys; a qube never sees those keys, their releases included, nor the Super key.
+//! While Super is held every key press, button and scroll is dom0's (an unknown Super
+//! chord does nothing); a key pressed then stays dom0's until it is released.
 
 pub mod keyboard;
 pub mod route;

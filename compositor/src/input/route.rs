@@ -3,12 +3,16 @@
 //! Real input (the nested backend) and injected input (the control socket) both come here
 //! as a [`RawInput`]; the result is a list of [`Effect`]s the shell carries out. The rules:
 //! - a key goes to the focused window's qube, or nowhere; dom0's shortcuts (Super+…,
-//!   Ctrl+Shift+C/V), their releases and the Super keys go to no qube;
-//! - pointer events go to the qube whose window *content* is under the pointer (frames and
-//!   the background are dom0's), as enter/motion/leave relative to that content; none while
-//!   dom0 moves a window (Super+drag);
-//! - a button press focuses and raises (dom0's click-to-focus) and then reaches the window
-//!   under the pointer; its release goes to the window that got the press.
+//!   Ctrl+Shift+C/V, the session keys), their releases and the Super keys go to no qube,
+//!   nor does any key pressed while Super is held;
+//! - pointer events go only to the focused window's qube, for its window (any of them,
+//!   popups included) whose *content* is under the pointer, as enter/motion/leave relative
+//!   to that content; over another qube's window, a frame or the background the pointer is
+//!   dom0's; none while dom0 moves a window (Super+drag); Super+button and Super+scroll
+//!   are dom0's;
+//! - a button press focuses and raises (dom0's click-to-focus), then the window under the
+//!   pointer gets an enter (if it had not the pointer yet) and the press; its release goes
+//!   to the window that got the press.
 
 use bulkhead_protocol::{Axis, FIXED_ONE, MAX_KEYCODE};
 

@@ -8,8 +8,9 @@
 //! - [`backend`]: where frames go (`Headless` offscreen image, `Winit` nested window, `Drm`
 //!   the real session: libseat, udev, libinput, KMS outputs);
 //! - [`control`]: the control socket's request/response types and server;
-//! - [`input`]: dom0's input decisions (keys to the focused qube only, pointer to the qube
-//!   under it, click-to-focus, Super+drag, dom0's shortcuts) as pure functions, the xkb
+//! - [`input`]: dom0's input decisions (keys to the focused qube only, the pointer only to
+//!   the focused qube's window under it, click-to-focus, Super+drag, every Super chord and
+//!   dom0's other shortcuts kept in dom0) as pure functions, the xkb
 //!   keymap, and the shell that sends the decided events (real and injected alike);
 //! - [`clipboard`]: the mediated clipboard (gesture, serial, policy, wipe) and its shell;
 //! - [`notice`]: dom0's on-screen notices, drawn above every guest window;

@@ -1,14 +1,18 @@
 //! Input end to end: the compositor binary, two real guest agents and two foot terminals;
 //! keys injected through the control socket (the same decisions as real keys) reach only
-//! the focused qube's terminal, and an injected click moves the keyboard.
+//! the focused qube's terminal, and an injected click moves the keyboard. Then the same
+//! process against stand-in agents that see every message dom0 sends: Super chords, Super
+//! with a button or the wheel, and the pointer over another qube's window reach no qube.
 
 mod common;
 
 use std::time::Duration;
 
-use bulkhead_compositor::control::Request;
+use bulkhead_compositor::control::{Request, WindowInfo};
 use bulkhead_compositor::desktop::Rect;
+use bulkhead_protocol::{Capabilities, Dom0Message};
 use common::session::{Session, available};
+use common::standin::{Compositor, StandIn};
 
 fn shot(s: &Session, name: &str) -> bulkhead_compositor::backend::Screenshot {
     let path = s.dir.path().join(name);
@@ -140,4 +144,184 @@ fn typing_reaches_only_the_focused_terminal_and_a_click_moves_the_keyboard() {
         bad_dir.join("de-yz").exists()
     });
     assert!(!bad_dir.join("de-zy").exists());
+}
+
+/// evdev codes.
+const LEFT_SUPER: u32 = 125;
+const RIGHT_SUPER: u32 = 126;
+const LEFT_SHIFT: u32 = 42;
+const KEY_A: u32 = 30;
+const KEY_L: u32 = 38;
+const BTN_RIGHT: u32 = 0x111;
+/// The Shift bit of the `us` keymap's modifier masks.
+const SHIFT_MASK: u32 = 1;
+
+/// A stand-in for `qube` with one 200×150 window on screen.
+fn stand_in(c: &Compositor, qube: &str) -> StandIn {
+    let mut s = StandIn::connect(&c.socket(qube));
+    s.send_hello(Capabilities::empty());
+    s.window(1, 200, 150, 0);
+    c.wait_for("the window", || c.windows_of(qube).len() == 1);
+    s
+}
+
+fn is_key_or_button(m: &Dom0Message) -> bool {
+    matches!(
+        m,
+        Dom0Message::Key { .. }
+            | Dom0Message::PointerButton { .. }
+            | Dom0Message::PointerAxis { .. }
+    )
+}
+
+fn is_pointer(m: &Dom0Message) -> bool {
+    matches!(
+        m,
+        Dom0Message::PointerEnter { .. }
+            | Dom0Message::PointerMotion { .. }
+            | Dom0Message::PointerButton { .. }
+            | Dom0Message::PointerAxis { .. }
+    )
+}
+
+/// A point in `w`'s content that no other window's frame covers.
+fn inside(w: &WindowInfo, others: &[&WindowInfo]) -> (i32, i32) {
+    let g = w.geometry;
+    let covered = |x: i32, y: i32| {
+        others.iter().any(|o| {
+            let f = o.frame;
+            x >= f.x && x < f.x + f.w && y >= f.y && y < f.y + f.h
+        })
+    };
+    (g.y + 2..g.y + g.h - 2)
+        .step_by(4)
+        .flat_map(|y| (g.x + 2..g.x + g.w - 2).step_by(4).map(move |x| (x, y)))
+        .find(|(x, y)| !covered(*x, *y))
+        .expect("a window partly uncovered")
+}
+
+#[test]
+fn super_chords_and_other_qubes_windows_are_dom0s() {
+    let c = Compositor::start(&[]);
+    let mut good = stand_in(&c, "good");
+    let mut bad = stand_in(&c, "bad");
+    let quiet = Duration::from_millis(300);
+    let (g, b) = (
+        c.windows_of("good")[0].clone(),
+        c.windows_of("bad")[0].clone(),
+    );
+    let (in_good, in_bad) = (inside(&g, &[&b]), inside(&b, &[&g]));
+    let pointer = |(x, y): (i32, i32)| assert!(c.control(Request::Pointer { x, y }).ok);
+    let button = |button, pressed| assert!(c.control(Request::Button { button, pressed }).ok);
+    let scroll = || assert!(c.control(Request::Scroll { detents: 1 }).ok);
+
+    // The pointer over a window while nothing is focused: no qube gets it.
+    pointer(in_good);
+    scroll();
+    assert!(!good.drain(quiet).iter().any(is_pointer));
+
+    c.click_qube("good", false);
+    pointer(in_good);
+    let to_good = good.drain(quiet);
+    assert!(
+        to_good
+            .iter()
+            .any(|m| matches!(m, Dom0Message::PointerEnter { .. }))
+    );
+    assert!(
+        to_good
+            .iter()
+            .any(|m| matches!(m, Dom0Message::PointerButton { .. }))
+    );
+    // Over the unfocused qube's window the pointer is dom0's: good leaves, bad gets
+    // nothing, not even a scroll or a button.
+    pointer(in_bad);
+    scroll();
+    let to_good = good.drain(quiet);
+    assert!(
+        matches!(to_good[..], [Dom0Message::PointerLeave { .. }]),
+        "{to_good:?}"
+    );
+    let to_bad = bad.drain(quiet);
+    assert!(!to_bad.iter().any(is_pointer), "{to_bad:?}");
+
+    // Back in good: Super+L, Super+Shift, Super+right-click, Super+wheel, and a chord on
+    // right Super while left Super stays down: good gets no key, button or scroll, and no
+    // Shift in its modifiers.
+    pointer(in_good);
+    c.keys(&[
+        (LEFT_SUPER, true),
+        (KEY_L, true),
+        (KEY_L, false),
+        (LEFT_SHIFT, true),
+        (KEY_A, true),
+    ]);
+    button(BTN_RIGHT, true);
+    button(BTN_RIGHT, false);
+    scroll();
+    c.keys(&[(RIGHT_SUPER, true), (RIGHT_SUPER, false), (KEY_L, true)]);
+    let shifted = |m: &Dom0Message| matches!(m, Dom0Message::Modifiers { depressed, .. } if depressed & SHIFT_MASK != 0);
+    let to_good = good.drain(quiet);
+    assert!(!to_good.iter().any(is_key_or_button), "{to_good:?}");
+    assert!(
+        !to_good.iter().any(shifted),
+        "modifiers changed while Super is held: {to_good:?}"
+    );
+    // Super let go, Shift still down: good learns the Shift held now, but none of the
+    // chord's keys, not even their releases.
+    c.keys(&[(LEFT_SUPER, false), (KEY_L, false), (KEY_A, false)]);
+    let to_good = good.drain(quiet);
+    assert!(!to_good.iter().any(is_key_or_button), "{to_good:?}");
+    assert!(to_good.iter().any(shifted), "{to_good:?}");
+    c.keys(&[(LEFT_SHIFT, false)]);
+    let to_good = good.drain(quiet);
+    assert!(
+        matches!(to_good[..], [Dom0Message::Modifiers { depressed: 0, .. }]),
+        "{to_good:?}"
+    );
+    // A key pressed before Super gets its release; then keys reach good again.
+    c.keys(&[
+        (KEY_A, true),
+        (LEFT_SUPER, true),
+        (KEY_A, false),
+        (LEFT_SUPER, false),
+        (KEY_L, true),
+        (KEY_L, false),
+    ]);
+    let keys: Vec<(u32, bool)> = good
+        .drain(quiet)
+        .iter()
+        .filter_map(|m| match m {
+            Dom0Message::Key {
+                keycode, pressed, ..
+            } => Some((*keycode, *pressed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [(KEY_A, true), (KEY_A, false), (KEY_L, true), (KEY_L, false)]
+    );
+
+    // A click on bad's window: the focus moves, then bad gets the pointer and the press.
+    let (x, y) = in_bad;
+    assert!(c.control(Request::Click { x, y, button: None }).ok);
+    let to_bad = bad.drain(quiet);
+    let enter = to_bad
+        .iter()
+        .position(|m| matches!(m, Dom0Message::PointerEnter { .. }));
+    let press = to_bad
+        .iter()
+        .position(|m| matches!(m, Dom0Message::PointerButton { pressed: true, .. }));
+    assert!(
+        matches!((enter, press), (Some(e), Some(p)) if e < p),
+        "{to_bad:?}"
+    );
+    let to_good = good.drain(quiet);
+    assert!(!to_good.iter().any(is_key_or_button), "{to_good:?}");
+    assert!(
+        to_good
+            .iter()
+            .any(|m| matches!(m, Dom0Message::PointerLeave { .. }))
+    );
 }

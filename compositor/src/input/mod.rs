@@ -1,19 +1,23 @@
 //! dom0's input: pure decisions over a small state, then a thin shell that sends what was
 //! decided.
 //!
-//! - this module: what a key or button *means* ([`key_action`], [`button_action`]);
+//! - this module: what a key or button *means* ([`key_action`], [`button_action`]) and
+//!   which modifier keys are held (per key: left and right apart);
 //! - [`route`]: one raw event (from a backend or the control socket: the same path) turned
 //!   into [`route::Effect`]s: messages for exactly one qube, dom0 shortcuts, clipboard
-//!   gestures. Keys go only to the focused window's qube; pointer events only to the qube
-//!   whose window content is under the pointer, never during dom0's Super+drag;
+//!   gestures. Keys go only to the focused window's qube; pointer events only to the
+//!   focused window's qube, for its window whose content is under the pointer, never
+//!   during dom0's Super+drag;
 //! - [`keyboard`]: dom0's xkb keymap and modifier state (the keymap text qubes are sent,
 //!   the modifier masks, text → key codes for the control socket's `type`);
 //! - [`shell`]: `State::input`, which feeds an event through [`route`] and sends the
 //!   effects over the qubes' connections.
 //!
 //! dom0 consumes button presses on frames (focus and raise), Super+drag (move), Super+Tab
-//! (cycle focus), Super+Shift+Q (close) and Ctrl+Shift+C/V (the mediated clipboard); a qube
-//! never sees those keys, their releases included, nor the Super key.
+//! (cycle focus), Super+Shift+Q (close), Ctrl+Shift+C/V (the mediated clipboard) and the
+//! session keys; a qube never sees those keys, their releases included, nor the Super key.
+//! While Super is held every key press, button and scroll is dom0's (an unknown Super
+//! chord does nothing); a key pressed then stays dom0's until it is released.
 
 pub mod keyboard;
 pub mod route;
@@ -62,15 +66,11 @@ pub const KEY_F: [u32; 12] = [
 pub struct InputState {
     /// Last pointer position on the output.
     pub pointer: Point,
-    /// Whether a Super key is held.
-    pub super_held: bool,
-    /// Whether a Ctrl key is held.
-    pub ctrl_held: bool,
-    /// Whether a Shift key is held.
-    pub shift_held: bool,
-    /// Whether an Alt key is held.
-    pub alt_held: bool,
-    /// Keys whose press dom0 kept (a shortcut): their release is kept too.
+    /// Modifier keys held (xkb codes, left and right apart): a modifier counts as held
+    /// while any of its keys is down.
+    mods_down: Vec<u32>,
+    /// Keys whose press dom0 kept (a shortcut, or anything pressed while Super is held):
+    /// their release, and their repeats, are kept too.
     swallowed: Vec<u32>,
     /// The window whose content the pointer is in, as last told to its qube.
     pub pointer_in: Option<(QubeId, WindowId)>,
@@ -81,6 +81,53 @@ pub struct InputState {
     /// still has the focus, and to no other (a qube that lost the focus has had its
     /// keyboard leave, which releases everything).
     pub keys_down: Vec<(u32, QubeId)>,
+    /// The modifier masks changed while Super was held and the focused qube was not told
+    /// (the shell tells it when Super is let go).
+    pub(crate) mods_withheld: bool,
+}
+
+impl InputState {
+    fn any_down(&self, keys: [u32; 2]) -> bool {
+        self.mods_down.iter().any(|k| keys.contains(k))
+    }
+
+    /// Whether a Super key is held.
+    pub fn super_held(&self) -> bool {
+        self.any_down(KEY_SUPER)
+    }
+
+    /// Whether a Ctrl key is held.
+    pub fn ctrl_held(&self) -> bool {
+        self.any_down(KEY_CTRL)
+    }
+
+    /// Whether a Shift key is held.
+    pub fn shift_held(&self) -> bool {
+        self.any_down(KEY_SHIFT)
+    }
+
+    /// Whether an Alt key is held.
+    pub fn alt_held(&self) -> bool {
+        self.any_down(KEY_ALT)
+    }
+
+    /// Follows one key of the modifier state (xkb code).
+    fn track_modifier(&mut self, keycode: u32, pressed: bool) {
+        let modifier = [KEY_SUPER, KEY_CTRL, KEY_SHIFT, KEY_ALT]
+            .iter()
+            .any(|keys| keys.contains(&keycode));
+        if !modifier {
+            return;
+        }
+        let i = self.mods_down.iter().position(|k| *k == keycode);
+        match (pressed, i) {
+            (true, None) => self.mods_down.push(keycode),
+            (false, Some(i)) => {
+                self.mods_down.swap_remove(i);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// What a pointer button does.
@@ -92,6 +139,9 @@ pub enum ButtonAction {
     BeginMove(Point),
     /// Release during a move.
     EndMove,
+    /// Super + any other button: dom0's (nothing yet); no qube sees the press nor, as it
+    /// never got the press, the release.
+    Dom0,
     /// Nothing for dom0.
     None,
 }
@@ -99,9 +149,13 @@ pub enum ButtonAction {
 /// Decides what a button event means.
 pub fn button_action(state: &InputState, button: u32, pressed: bool, moving: bool) -> ButtonAction {
     match (pressed, moving) {
-        (false, true) => ButtonAction::EndMove,
-        (true, false) if button == BTN_LEFT && state.super_held => {
-            ButtonAction::BeginMove(state.pointer)
+        (false, true) if button == BTN_LEFT => ButtonAction::EndMove,
+        (true, false) if state.super_held() => {
+            if button == BTN_LEFT {
+                ButtonAction::BeginMove(state.pointer)
+            } else {
+                ButtonAction::Dom0
+            }
         }
         (true, false) => ButtonAction::Click(state.pointer),
         _ => ButtonAction::None,
@@ -126,50 +180,61 @@ pub enum KeyAction {
     Quit,
     /// An ordinary key: to the focused window's qube, and to no other.
     ToQube(QubeId),
-    /// Nothing is focused, or dom0 keeps the key (modifiers it uses, shortcut releases).
+    /// Nothing is focused, or dom0 keeps the key (the Super keys, anything pressed while
+    /// Super is held, shortcut releases and repeats).
     Drop,
 }
 
 /// Updates the modifier state and decides where a key event goes. `focused` is the qube of
 /// the focused window: the only qube that may ever receive a key.
+///
+/// While Super is held every key press is dom0's: a Super chord dom0 does not know does
+/// nothing, and the key's release (and its repeats, after Super too) stays dom0's. A key a
+/// qube got the press of before Super went down still gets its release there.
 pub fn key_action(
     state: &mut InputState,
     focused: Option<QubeId>,
     keycode: u32,
     pressed: bool,
 ) -> KeyAction {
+    state.track_modifier(keycode, pressed);
     if KEY_SUPER.contains(&keycode) {
-        state.super_held = pressed;
         return KeyAction::Drop;
     }
-    if KEY_CTRL.contains(&keycode) {
-        state.ctrl_held = pressed;
-    }
-    if KEY_SHIFT.contains(&keycode) {
-        state.shift_held = pressed;
-    }
-    if KEY_ALT.contains(&keycode) {
-        state.alt_held = pressed;
-    }
+    let swallowed = state.swallowed.iter().position(|k| *k == keycode);
     if !pressed {
-        if let Some(i) = state.swallowed.iter().position(|k| *k == keycode) {
-            state.swallowed.swap_remove(i);
-            return KeyAction::Drop;
-        }
+        return match (swallowed, focused) {
+            (Some(i), _) => {
+                state.swallowed.swap_remove(i);
+                KeyAction::Drop
+            }
+            (None, Some(qube)) => KeyAction::ToQube(qube),
+            (None, None) => KeyAction::Drop,
+        };
+    }
+    let in_a_qube = keycode
+        .checked_sub(route::XKB_OFFSET)
+        .is_some_and(|evdev| state.keys_down.iter().any(|(k, _)| *k == evdev));
+    if in_a_qube {
+        // A repeat of a key a qube got the press of: never a shortcut, and its release
+        // stays the qube's. While Super is held the repeat itself is dom0's.
+        return match focused {
+            Some(qube) if !state.super_held() => KeyAction::ToQube(qube),
+            _ => KeyAction::Drop,
+        };
     }
     let shortcut = match (
-        pressed,
-        state.super_held,
-        state.ctrl_held,
-        state.shift_held,
+        state.super_held(),
+        state.ctrl_held(),
+        state.shift_held(),
         keycode,
     ) {
-        (true, true, _, false, KEY_TAB) => Some(KeyAction::FocusNext),
-        (true, true, _, true, KEY_Q) => Some(KeyAction::CloseFocused),
-        (true, false, true, true, KEY_C) => Some(KeyAction::ClipboardCopy),
-        (true, false, true, true, KEY_V) => Some(KeyAction::ClipboardPaste),
-        (true, false, true, _, KEY_BACKSPACE) if state.alt_held => Some(KeyAction::Quit),
-        (true, false, true, _, code) if state.alt_held => KEY_F
+        (true, _, false, KEY_TAB) => Some(KeyAction::FocusNext),
+        (true, _, true, KEY_Q) => Some(KeyAction::CloseFocused),
+        (false, true, true, KEY_C) => Some(KeyAction::ClipboardCopy),
+        (false, true, true, KEY_V) => Some(KeyAction::ClipboardPaste),
+        (false, true, _, KEY_BACKSPACE) if state.alt_held() => Some(KeyAction::Quit),
+        (false, true, _, code) if state.alt_held() => KEY_F
             .iter()
             .position(|f| *f == code)
             .and_then(|i| u8::try_from(i + 1).ok())
@@ -177,10 +242,19 @@ pub fn key_action(
         _ => None,
     };
     if let Some(action) = shortcut {
-        if !state.swallowed.contains(&keycode) {
+        if swallowed.is_none() {
             state.swallowed.push(keycode);
         }
         return action;
+    }
+    if swallowed.is_some() {
+        // A repeat of a key dom0 kept: its release will be dom0's too.
+        return KeyAction::Drop;
+    }
+    if state.super_held() {
+        // An unknown Super chord: nothing, and the key is dom0's until released.
+        state.swallowed.push(keycode);
+        return KeyAction::Drop;
     }
     match focused {
         Some(qube) => KeyAction::ToQube(qube),
@@ -333,6 +407,118 @@ mod tests {
         assert_eq!(
             key_action(&mut s, work, KEY_TAB, true),
             KeyAction::ToQube(QubeId(1))
+        );
+    }
+
+    #[test]
+    fn every_super_chord_is_dom0s_press_release_and_repeats() {
+        let work = Some(QubeId(1));
+        let key_l = 38 + 8;
+        let mut s = InputState::default();
+        key_action(&mut s, work, KEY_SUPER[0], true);
+        // Super+L (no such shortcut): nothing, and no qube sees the L.
+        assert_eq!(key_action(&mut s, work, key_l, true), KeyAction::Drop);
+        assert_eq!(
+            key_action(&mut s, work, KEY_SHIFT[0], true),
+            KeyAction::Drop
+        );
+        assert_eq!(key_action(&mut s, work, KEY_ALT[1], true), KeyAction::Drop);
+        key_action(&mut s, work, KEY_SUPER[0], false);
+        // Let go after Super: the releases and repeats are still dom0's.
+        assert_eq!(
+            key_action(&mut s, work, key_l, true),
+            KeyAction::Drop,
+            "repeat"
+        );
+        assert_eq!(key_action(&mut s, work, key_l, false), KeyAction::Drop);
+        assert_eq!(
+            key_action(&mut s, work, KEY_SHIFT[0], false),
+            KeyAction::Drop
+        );
+        assert_eq!(key_action(&mut s, work, KEY_ALT[1], false), KeyAction::Drop);
+        // Then L is the qube's again.
+        assert_eq!(
+            key_action(&mut s, work, key_l, true),
+            KeyAction::ToQube(QubeId(1))
+        );
+        assert_eq!(
+            key_action(&mut s, work, key_l, false),
+            KeyAction::ToQube(QubeId(1))
+        );
+    }
+
+    #[test]
+    fn a_key_a_qube_got_before_super_keeps_its_release_there() {
+        let work = Some(QubeId(1));
+        let mut s = InputState::default();
+        // The route records the press a qube got; Super goes down while it is held.
+        s.keys_down.push((KEY_TAB - 8, QubeId(1)));
+        key_action(&mut s, work, KEY_SUPER[1], true);
+        assert_eq!(
+            key_action(&mut s, work, KEY_TAB, true),
+            KeyAction::Drop,
+            "a repeat during Super is neither a shortcut nor the qube's"
+        );
+        assert_eq!(
+            key_action(&mut s, work, KEY_TAB, false),
+            KeyAction::ToQube(QubeId(1))
+        );
+    }
+
+    #[test]
+    fn modifiers_are_held_while_any_of_their_keys_is() {
+        let work = Some(QubeId(1));
+        let mut s = InputState::default();
+        // Left Super held, right Super tapped: Super is still held.
+        key_action(&mut s, work, KEY_SUPER[0], true);
+        key_action(&mut s, work, KEY_SUPER[1], true);
+        key_action(&mut s, work, KEY_SUPER[1], false);
+        assert!(s.super_held());
+        assert_eq!(
+            key_action(&mut s, work, KEY_TAB, true),
+            KeyAction::FocusNext
+        );
+        key_action(&mut s, work, KEY_TAB, false);
+        key_action(&mut s, work, KEY_SUPER[0], false);
+        assert!(!s.super_held());
+        // The same for Ctrl, Shift and Alt.
+        for (left, right) in [KEY_CTRL, KEY_SHIFT, KEY_ALT].map(|[l, r]| (l, r)) {
+            key_action(&mut s, work, left, true);
+            key_action(&mut s, work, right, true);
+            key_action(&mut s, work, right, false);
+        }
+        assert!(s.ctrl_held() && s.shift_held() && s.alt_held());
+        assert_eq!(
+            key_action(&mut s, work, KEY_C, true),
+            KeyAction::ClipboardCopy
+        );
+        assert_eq!(
+            key_action(&mut s, work, KEY_F[2], true),
+            KeyAction::SwitchVt(3)
+        );
+        // A release of a key never pressed changes nothing.
+        key_action(&mut s, work, KEY_CTRL[1], false);
+        assert!(s.ctrl_held());
+        key_action(&mut s, work, KEY_CTRL[0], false);
+        assert!(!s.ctrl_held());
+    }
+
+    #[test]
+    fn super_with_any_other_button_is_dom0s() {
+        let mut s = InputState::default();
+        key_action(&mut s, None, KEY_SUPER[1], true);
+        for button in [BTN_LEFT + 1, BTN_LEFT + 2, BTN_LEFT + 3] {
+            assert_eq!(button_action(&s, button, true, false), ButtonAction::Dom0);
+        }
+        // Another button let go during a move does not end it.
+        assert_eq!(
+            button_action(&s, BTN_LEFT + 1, false, true),
+            ButtonAction::None
+        );
+        key_action(&mut s, None, KEY_SUPER[1], false);
+        assert_eq!(
+            button_action(&s, BTN_LEFT + 1, true, false),
+            ButtonAction::Click(Point::default())
         );
     }
 

@@ -3,12 +3,16 @@
 //! Real input (the nested backend) and injected input (the control socket) both come here
 //! as a [`RawInput`]; the result is a list of [`Effect`]s the shell carries out. The rules:
 //! - a key goes to the focused window's qube, or nowhere; dom0's shortcuts (Super+…,
-//!   Ctrl+Shift+C/V), their releases and the Super keys go to no qube;
-//! - pointer events go to the qube whose window *content* is under the pointer (frames and
-//!   the background are dom0's), as enter/motion/leave relative to that content; none while
-//!   dom0 moves a window (Super+drag);
-//! - a button press focuses and raises (dom0's click-to-focus) and then reaches the window
-//!   under the pointer; its release goes to the window that got the press.
+//!   Ctrl+Shift+C/V, the session keys), their releases and the Super keys go to no qube,
+//!   nor does any key pressed while Super is held;
+//! - pointer events go only to the focused window's qube, for its window (any of them,
+//!   popups included) whose *content* is under the pointer, as enter/motion/leave relative
+//!   to that content; over another qube's window, a frame or the background the pointer is
+//!   dom0's; none while dom0 moves a window (Super+drag); Super+button and Super+scroll
+//!   are dom0's;
+//! - a button press focuses and raises (dom0's click-to-focus), then the window under the
+//!   pointer gets an enter (if it had not the pointer yet) and the press; its release goes
+//!   to the window that got the press.
 
 use bulkhead_protocol::{Axis, FIXED_ONE, MAX_KEYCODE};
 
@@ -145,7 +149,12 @@ pub fn route(desktop: &mut Desktop, state: &mut InputState, input: RawInput) -> 
             value,
             discrete_120,
         } => {
-            if let (false, Some((qube, window))) = (desktop.is_moving(), state.pointer_in) {
+            // Super+scroll is dom0's; during a move the pointer is dom0's.
+            if desktop.is_moving() || state.super_held() {
+                return out;
+            }
+            sync_pointer(desktop, state, &mut out);
+            if let Some((qube, window)) = state.pointer_in {
                 out.push(Effect::Send(
                     qube,
                     QubeInput::PointerAxis {
@@ -169,27 +178,32 @@ fn key(
     out: &mut Vec<Effect>,
 ) {
     let focused = desktop.focused_qube();
+    let evdev = keycode
+        .checked_sub(XKB_OFFSET)
+        .filter(|c| *c <= MAX_KEYCODE);
+    // A release ends the key's press wherever it went (also when no qube gets it).
+    let pressed_in = match (pressed, evdev) {
+        (false, Some(code)) => state
+            .keys_down
+            .iter()
+            .position(|(k, _)| *k == code)
+            .map(|i| state.keys_down.swap_remove(i).1),
+        _ => None,
+    };
     match key_action(state, focused, keycode, pressed) {
         KeyAction::ToQube(qube) => {
-            let Some(evdev) = keycode
-                .checked_sub(XKB_OFFSET)
-                .filter(|c| *c <= MAX_KEYCODE)
-            else {
+            let Some(evdev) = evdev else {
                 return;
             };
-            let down = state.keys_down.iter().position(|(k, _)| *k == evdev);
-            let send = match (pressed, down) {
-                (true, Some(i)) => {
+            let send = if pressed {
+                match state.keys_down.iter_mut().find(|(k, _)| *k == evdev) {
                     // A repeat: it belongs to the qube that has the focus now.
-                    state.keys_down[i].1 = qube;
-                    true
+                    Some(down) => down.1 = qube,
+                    None => state.keys_down.push((evdev, qube)),
                 }
-                (true, None) => {
-                    state.keys_down.push((evdev, qube));
-                    true
-                }
-                (false, Some(i)) => state.keys_down.swap_remove(i).1 == qube,
-                (false, None) => false,
+                true
+            } else {
+                pressed_in == Some(qube)
             };
             if send {
                 out.push(Effect::Send(
@@ -204,6 +218,8 @@ fn key(
         KeyAction::FocusNext => {
             if desktop.focus_next().is_some() {
                 out.push(Effect::Redraw);
+                // The pointer now belongs to the new focused qube, if over its window.
+                sync_pointer(desktop, state, out);
             }
         }
         KeyAction::CloseFocused => {
@@ -263,7 +279,7 @@ fn button_event(
             retarget(desktop, state, out);
         }
         ButtonAction::None if !pressed => release(state, button, out),
-        ButtonAction::None => {}
+        ButtonAction::Dom0 | ButtonAction::None => {}
     }
 }
 
@@ -301,10 +317,17 @@ pub fn content_under(desktop: &Desktop, at: Point) -> Option<(QubeId, WindowId, 
     Some((qube, window, fixed(at.x, c.x), fixed(at.y, c.y)))
 }
 
+/// Where the pointer at `at` goes: the window whose content is under it if that window
+/// belongs to the focused window's qube (any of its windows and popups), else nowhere:
+/// over another qube's window, a frame or the background the pointer is dom0's.
+pub fn pointer_target(desktop: &Desktop, at: Point) -> Option<(QubeId, WindowId, i32, i32)> {
+    let focused = desktop.focused_qube()?;
+    content_under(desktop, at).filter(|(qube, ..)| *qube == focused)
+}
+
 /// Sends enter/leave/motion for the pointer's current position.
 fn retarget(desktop: &Desktop, state: &mut InputState, out: &mut Vec<Effect>) {
-    let under = content_under(desktop, state.pointer);
-    match under {
+    match pointer_target(desktop, state.pointer) {
         Some((qube, window, x, y)) if state.pointer_in == Some((qube, window)) => {
             out.push(Effect::Send(
                 qube,
@@ -320,17 +343,24 @@ fn retarget(desktop: &Desktop, state: &mut InputState, out: &mut Vec<Effect>) {
     }
 }
 
-/// The model changed under a still pointer (a window appeared, went or moved): tell the
-/// qubes where the pointer is now. Nothing while dom0 moves a window.
+/// Sends enter/leave if the pointer's window is no longer the one last told (the focus
+/// moved, or a window appeared, went or moved under the still pointer). Nothing while dom0
+/// moves a window (the pointer is dom0's then).
+fn sync_pointer(desktop: &Desktop, state: &mut InputState, out: &mut Vec<Effect>) {
+    if desktop.is_moving() {
+        return;
+    }
+    let target = pointer_target(desktop, state.pointer).map(|(q, w, ..)| (q, w));
+    if target != state.pointer_in {
+        retarget(desktop, state, out);
+    }
+}
+
+/// The model changed under a still pointer (a window appeared, went or moved, the focus
+/// moved): tell the qubes where the pointer is now. Nothing while dom0 moves a window.
 pub fn pointer_refresh(desktop: &Desktop, state: &mut InputState) -> Vec<Effect> {
     let mut out = Vec::new();
-    if desktop.is_moving() {
-        return out;
-    }
-    let under = content_under(desktop, state.pointer).map(|(q, w, ..)| (q, w));
-    if under != state.pointer_in {
-        retarget(desktop, state, &mut out);
-    }
+    sync_pointer(desktop, state, &mut out);
     // Releases for windows that are gone are not sent.
     state.held.retain(|(_, q, w)| desktop.owns(*q, *w));
     out
@@ -342,7 +372,7 @@ mod tests {
 
     use super::*;
     use crate::desktop::{FrameStyle, Size};
-    use crate::input::{BTN_LEFT, KEY_C, KEY_CTRL, KEY_SHIFT, KEY_SUPER};
+    use crate::input::{BTN_LEFT, KEY_C, KEY_CTRL, KEY_SHIFT, KEY_SUPER, KEY_TAB};
 
     /// Two qubes, one window each, side by side (b cascades over a's lower right).
     fn setup() -> (Desktop, InputState, (QubeId, WindowId), (QubeId, WindowId)) {
@@ -458,13 +488,29 @@ mod tests {
         );
     }
 
+    fn button(d: &mut Desktop, s: &mut InputState, button: u32, pressed: bool) -> Vec<Effect> {
+        route(d, s, RawInput::Button { button, pressed })
+    }
+
+    const SCROLL: RawInput = RawInput::Axis {
+        axis: Axis::Vertical,
+        value: 10,
+        discrete_120: 120,
+    };
+
     #[test]
-    fn pointer_events_go_to_the_content_under_the_pointer() {
+    fn pointer_events_go_only_to_the_focused_qubes_content() {
         let (mut d, mut s, (qa, a), (qb, b)) = setup();
         let ca = d.content_rect(a).unwrap();
         let at = Point::new(ca.x + 3, ca.y + 4);
+        assert!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(at))).is_empty(),
+            "nothing focused: no qube gets the pointer"
+        );
+        assert!(sends(&route(&mut d, &mut s, SCROLL)).is_empty());
+        d.focus_and_raise(a);
         assert_eq!(
-            sends(&route(&mut d, &mut s, RawInput::PointerTo(at))),
+            sends(&pointer_refresh(&d, &mut s)),
             [(
                 qa,
                 QubeInput::PointerEnter {
@@ -472,7 +518,8 @@ mod tests {
                     x: 3 * 256,
                     y: 4 * 256
                 }
-            )]
+            )],
+            "a got the focus under the still pointer"
         );
         let at = Point::new(ca.x + 5, ca.y + 4);
         assert_eq!(
@@ -492,28 +539,213 @@ mod tests {
             sends(&route(&mut d, &mut s, RawInput::PointerTo(bar.loc()))),
             [(qa, QubeInput::PointerLeave { window: a })]
         );
+        // b's content is another qube's: the pointer is dom0's there.
         let cb = d.content_rect(b).unwrap();
         let inside_b = Point::new(cb.x + cb.w - 1, cb.y + cb.h - 1);
+        assert_eq!(content_under(&d, inside_b).map(|c| c.1), Some(b));
+        for input in [RawInput::PointerTo(inside_b), SCROLL] {
+            assert!(sends(&route(&mut d, &mut s, input)).is_empty(), "{input:?}");
+        }
+        // Back into a, then over b: a leaves, b gets nothing.
+        route(&mut d, &mut s, RawInput::PointerTo(at));
         assert_eq!(
             sends(&route(&mut d, &mut s, RawInput::PointerTo(inside_b))),
+            [(qa, QubeInput::PointerLeave { window: a })]
+        );
+        // A click on b is the user's: b gets the focus, then the pointer at its position,
+        // then the press; its scroll and release follow.
+        let press = sends(&button(&mut d, &mut s, BTN_LEFT, true));
+        assert_eq!(d.focused(), Some(b));
+        assert_eq!(
+            press,
+            [
+                (
+                    qb,
+                    QubeInput::PointerEnter {
+                        window: b,
+                        x: (cb.w - 1) * 256,
+                        y: (cb.h - 1) * 256
+                    }
+                ),
+                (
+                    qb,
+                    QubeInput::PointerButton {
+                        window: b,
+                        button: BTN_LEFT,
+                        pressed: true
+                    }
+                )
+            ]
+        );
+        assert!(matches!(
+            sends(&route(&mut d, &mut s, SCROLL))[..],
+            [(q, QubeInput::PointerAxis { window, .. })] if q == qb && window == b
+        ));
+        assert_eq!(
+            sends(&button(&mut d, &mut s, BTN_LEFT, false)),
             [(
                 qb,
-                QubeInput::PointerEnter {
+                QubeInput::PointerButton {
                     window: b,
-                    x: (cb.w - 1) * 256,
-                    y: (cb.h - 1) * 256
+                    button: BTN_LEFT,
+                    pressed: false
                 }
             )]
         );
-        let scroll = RawInput::Axis {
-            axis: Axis::Vertical,
-            value: 10,
-            discrete_120: 120,
-        };
-        assert!(matches!(
-            sends(&route(&mut d, &mut s, scroll))[..],
-            [(q, QubeInput::PointerAxis { window, .. })] if q == qb && window == b
-        ));
+        // Now a (below b) is the other qube's.
+        assert_eq!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(at))),
+            [(qb, QubeInput::PointerLeave { window: b })]
+        );
+        assert!(sends(&route(&mut d, &mut s, SCROLL)).is_empty());
+        // Super+Tab to a: a gets the pointer it is under (while Super is held), and back.
+        key(&mut d, &mut s, KEY_SUPER[0], true);
+        assert_eq!(
+            sends(&key(&mut d, &mut s, KEY_TAB, true)),
+            [(
+                qa,
+                QubeInput::PointerEnter {
+                    window: a,
+                    x: 5 * 256,
+                    y: 4 * 256
+                }
+            )]
+        );
+        key(&mut d, &mut s, KEY_TAB, false);
+        assert_eq!(
+            sends(&key(&mut d, &mut s, KEY_TAB, true)),
+            [(qa, QubeInput::PointerLeave { window: a })]
+        );
+    }
+
+    #[test]
+    fn the_focused_qubes_other_windows_and_popups_get_the_pointer() {
+        let (mut d, mut s, (qa, a), (qb, b)) = setup();
+        let popup = d
+            .create_popup(qa, a, Point::new(10, 10), Size::new(50, 40))
+            .unwrap();
+        d.set_mapped(qa, popup, true).unwrap();
+        d.focus_and_raise(b);
+        let cp = d.content_rect(popup).unwrap();
+        let in_popup = Point::new(cp.x + 1, cp.y + 2);
+        assert!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(in_popup))).is_empty(),
+            "a's popup is not the focused qube's"
+        );
+        // A second window of b's qube, not focused itself: b's qube gets the pointer.
+        let b2 = d.create_toplevel(qb, Size::new(100, 80)).unwrap();
+        d.set_mapped(qb, b2, true).unwrap();
+        assert_eq!(d.focused(), Some(b));
+        let c2 = d.content_rect(b2).unwrap();
+        assert_eq!(content_under(&d, c2.loc()).map(|c| c.1), Some(b2));
+        assert_eq!(
+            sends(&route(&mut d, &mut s, RawInput::PointerTo(c2.loc()))),
+            [(
+                qb,
+                QubeInput::PointerEnter {
+                    window: b2,
+                    x: 0,
+                    y: 0
+                }
+            )]
+        );
+        // Super+Tab to b2: b's qube keeps the pointer.
+        key(&mut d, &mut s, KEY_SUPER[0], true);
+        assert!(sends(&key(&mut d, &mut s, KEY_TAB, true)).is_empty());
+        assert_eq!(d.focused(), Some(b2));
+        key(&mut d, &mut s, KEY_TAB, false);
+        key(&mut d, &mut s, KEY_SUPER[0], false);
+        // a focused (as by a click on its frame): b2 leaves; over a's popup it is a's.
+        d.focus_and_raise(a);
+        let refresh = sends(&pointer_refresh(&d, &mut s));
+        assert_eq!(refresh[0], (qb, QubeInput::PointerLeave { window: b2 }));
+        assert!(refresh[1..].iter().all(|(q, _)| *q == qa), "{refresh:?}");
+        let moved = sends(&route(&mut d, &mut s, RawInput::PointerTo(in_popup)));
+        assert!(moved.iter().all(|(q, _)| *q == qa), "{moved:?}");
+        assert_eq!(
+            moved.last(),
+            Some(&(
+                qa,
+                QubeInput::PointerEnter {
+                    window: popup,
+                    x: 256,
+                    y: 2 * 256
+                }
+            ))
+        );
+    }
+
+    #[test]
+    fn while_super_is_held_keys_buttons_and_scrolls_are_dom0s() {
+        let (mut d, mut s, (qa, a), _) = setup();
+        d.focus_and_raise(a);
+        let ca = d.content_rect(a).unwrap();
+        route(&mut d, &mut s, RawInput::PointerTo(ca.loc()));
+        // Pressed before Super: a key and the right button.
+        key(&mut d, &mut s, 30 + 8, true);
+        assert!(
+            sends(&button(&mut d, &mut s, BTN_LEFT + 1, true)).contains(&(
+                qa,
+                QubeInput::PointerButton {
+                    window: a,
+                    button: BTN_LEFT + 1,
+                    pressed: true
+                }
+            ))
+        );
+        key(&mut d, &mut s, KEY_SUPER[1], true);
+        // Super+L, Super+Shift, Super+middle-click, Super+scroll: nothing reaches a.
+        for effects in [
+            key(&mut d, &mut s, 38 + 8, true),
+            key(&mut d, &mut s, KEY_SHIFT[1], true),
+            key(&mut d, &mut s, 30 + 8, true),
+            button(&mut d, &mut s, BTN_LEFT + 2, true),
+            route(&mut d, &mut s, SCROLL),
+            button(&mut d, &mut s, BTN_LEFT + 2, false),
+        ] {
+            assert!(sends(&effects).is_empty(), "{effects:?}");
+        }
+        // The presses a got before Super get their releases, during Super or after.
+        assert_eq!(
+            sends(&key(&mut d, &mut s, 30 + 8, false)),
+            [(
+                qa,
+                QubeInput::Key {
+                    keycode: 30,
+                    pressed: false
+                }
+            )]
+        );
+        key(&mut d, &mut s, KEY_SUPER[1], false);
+        assert_eq!(
+            sends(&button(&mut d, &mut s, BTN_LEFT + 1, false)),
+            [(
+                qa,
+                QubeInput::PointerButton {
+                    window: a,
+                    button: BTN_LEFT + 1,
+                    pressed: false
+                }
+            )]
+        );
+        // The chord's keys, let go after Super, stay dom0's.
+        for code in [38 + 8, KEY_SHIFT[1]] {
+            assert!(sends(&key(&mut d, &mut s, code, false)).is_empty());
+        }
+        assert_eq!(sends(&key(&mut d, &mut s, 38 + 8, true)).len(), 1);
+    }
+
+    #[test]
+    fn left_and_right_super_are_two_keys() {
+        let (mut d, mut s, (_, a), _) = setup();
+        d.focus_and_raise(a);
+        key(&mut d, &mut s, KEY_SUPER[0], true);
+        key(&mut d, &mut s, KEY_SUPER[1], true);
+        key(&mut d, &mut s, KEY_SUPER[1], false);
+        for code in [38 + 8, KEY_TAB] {
+            assert!(sends(&key(&mut d, &mut s, code, true)).is_empty());
+        }
+        assert!(d.focused() != Some(a), "Super+Tab moved the focus");
     }
 
     #[test]
@@ -538,12 +770,17 @@ mod tests {
                 pressed: true
             }
         )));
-        // Dragged onto b (below a now): the release still goes to a, b gets only motion.
+        // Dragged onto b (below a now, another qube's): a leaves, b gets nothing, the
+        // release still goes to a.
         let cb = d.content_rect(b).unwrap();
-        route(
+        let onto_b = route(
             &mut d,
             &mut s,
             RawInput::PointerTo(Point::new(cb.x + cb.w - 1, cb.y + cb.h - 1)),
+        );
+        assert_eq!(
+            sends(&onto_b),
+            [(qa, QubeInput::PointerLeave { window: a })]
         );
         let release = route(
             &mut d,
@@ -564,12 +801,13 @@ mod tests {
                 }
             )]
         );
-        let _ = qb;
+        assert!(!sends(&release).iter().any(|(q, _)| *q == qb));
     }
 
     #[test]
     fn during_super_drag_no_qube_sees_the_pointer() {
         let (mut d, mut s, (qa, a), _) = setup();
+        d.focus_and_raise(a);
         let ca = d.content_rect(a).unwrap();
         route(&mut d, &mut s, RawInput::PointerTo(ca.loc()));
         key(&mut d, &mut s, KEY_SUPER[0], true);

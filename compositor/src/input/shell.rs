@@ -35,12 +35,19 @@ impl State {
         let effects = route(&mut self.dom0.desktop, &mut self.dom0.input, input);
         self.apply_effects(effects);
         // The focused qube follows the modifiers (also when the key itself was not its:
-        // a Ctrl pressed while another qube had the focus is released here).
-        if let (true, Some(qube), Some(k)) = (
-            mods_changed,
-            self.dom0.desktop.focused_qube(),
-            &self.dom0.keyboard,
-        ) {
+        // a Ctrl pressed while another qube had the focus is released here), except while
+        // Super is held: a Super chord's keys are all dom0's, the qube learns the masks
+        // held once Super is let go.
+        let state = &mut self.dom0.input;
+        let tell = if state.super_held() {
+            state.mods_withheld |= mods_changed;
+            false
+        } else {
+            mods_changed | std::mem::take(&mut state.mods_withheld)
+        };
+        if let (true, Some(qube), Some(k)) =
+            (tell, self.dom0.desktop.focused_qube(), &self.dom0.keyboard)
+        {
             if let Err(v) = self.qubes.send(qube, &modifiers_message(k.mods())) {
                 self.disconnect(qube, &v);
             }

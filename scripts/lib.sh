@@ -70,7 +70,8 @@ BULKHEAD_BUILD_PACKAGES=(build-essential pkg-config libpixman-1-dev libxkbcommon
 # What the tests run against: real Wayland clients nobody here wrote (DESIGN.md, tier 2).
 # weston-subsurfaces draws with EGL: Mesa's software renderer (over wl_shm) needs its drivers.
 BULKHEAD_TEST_PACKAGES=(weston foot wl-clipboard libegl-mesa0 libgl1-mesa-dri)
-# The apps the demo runs in its qubes (foot; weston-flower and weston-simple-shm).
-BULKHEAD_DEMO_PACKAGES=(foot weston)
+# The apps the demo runs in its qubes (foot; weston-flower and weston-simple-shm), and
+# wl-copy, which its walkthrough types into work's terminal.
+BULKHEAD_DEMO_PACKAGES=(foot weston wl-clipboard)
 # The demo's nested window (when there is a display): EGL/GLES, Mesa's llvmpipe without a GPU.
 BULKHEAD_NESTED_PACKAGES=(libegl1 libgles2 libegl-mesa0 libgl1-mesa-dri)

@@ -26,15 +26,9 @@ fn notices(s: &Session) -> Vec<String> {
     s.control(&[Request::Notices])[0].notices.clone().unwrap()
 }
 
-/// Runs a wl-clipboard tool in `qube`; its window gets focus by a click (a qube cannot
-/// focus itself), and it reads or sets the selection. Returns its window's id.
-fn with_focus(
-    s: &Session,
-    qube: &str,
-    mut c: Command,
-    input: Option<&[u8]>,
-) -> (std::process::Child, u64) {
-    let known: Vec<u64> = s.windows().iter().map(|w| w.id).collect();
+/// Runs a wl-clipboard tool in `qube`. The agent offers the data-control protocol to its
+/// own clients, so the tool needs no window and no focus.
+fn run_tool(mut c: Command, input: Option<&[u8]>) -> std::process::Child {
     let mut child = c
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -48,20 +42,20 @@ fn with_focus(
     if let Some(bytes) = input {
         child.stdin.take().unwrap().write_all(bytes).unwrap();
     }
-    let w = s.new_window(qube, &known);
-    // New windows open below the focused one: the user brings it up (Super+Tab or a
-    // click). The tool may finish (and its window go) as soon as it has the focus.
-    s.focus(w.id);
-    (child, w.id)
+    child
 }
 
-/// `wl-paste ARGS` in untrusted: its stdout, or `None` if it failed (nothing to paste).
-fn paste(s: &Session, args: &[&str]) -> Option<Vec<u8>> {
-    let mut c = s.command("untrusted", "wl-paste");
+/// `wl-paste ARGS` in `qube`: its stdout, or `None` if it failed (nothing to paste).
+fn paste_in(s: &Session, qube: &str, args: &[&str]) -> Option<Vec<u8>> {
+    let mut c = s.command(qube, "wl-paste");
     c.args(args);
-    let (child, _) = with_focus(s, "untrusted", c, None);
-    let out = wait_output(child);
+    let out = wait_output(run_tool(c, None));
     out.status.success().then_some(out.stdout)
+}
+
+/// `wl-paste ARGS` in untrusted.
+fn paste(s: &Session, args: &[&str]) -> Option<Vec<u8>> {
+    paste_in(s, "untrusted", args)
 }
 
 fn wait_output(mut child: std::process::Child) -> std::process::Output {
@@ -75,15 +69,21 @@ fn wait_output(mut child: std::process::Child) -> std::process::Output {
     }
 }
 
-/// `wl-copy` in work, serving until the session ends; waits until its window has come and
-/// gone (the selection is set).
+/// `wl-copy ARGS` in work, serving until the session ends; waits until work's own
+/// `wl-paste` reads the data back (the selection is set), without a window.
 fn copy_in_work(s: &mut Session, args: &[&str], data: &[u8]) {
+    let known = s.windows().len();
     let mut c = s.command("work", "wl-copy");
     c.arg("--foreground").args(args);
-    let (child, id) = with_focus(s, "work", c, Some(data));
-    s.wait("wl-copy to set the selection", |s| {
-        !s.windows().iter().any(|w| w.id == id)
+    let child = run_tool(c, Some(data));
+    let read_back: Vec<&str> = match args {
+        ["--type", mime] => vec!["--type", mime],
+        _ => vec!["--no-newline"],
+    };
+    s.wait("wl-copy to set work's selection", |s| {
+        paste_in(s, "work", &read_back).as_deref() == Some(data)
     });
+    assert_eq!(s.windows().len(), known, "wl-copy needed a window");
     s.keep(child);
 }
 

@@ -3,8 +3,10 @@
 //! It starts the dom0 compositor (a nested window when a display is there, headless
 //! otherwise) with three qubes — `work` (blue), `personal` (green), `untrusted` (red) — one
 //! guest agent per qube, and one real app against each agent: foot, weston-flower and
-//! weston-simple-shm. Headless, it writes a screenshot and prints where; nested, it runs
-//! until the window is closed or Ctrl-C.
+//! weston-simple-shm. Then it shows the trust rules at work through dom0's control socket
+//! ([`trust_in_practice`]: typing into the focused window, a copy in `work` and a paste into
+//! `untrusted` by dom0's gestures). Headless, it writes a screenshot and prints where;
+//! nested, it runs until the window is closed or Ctrl-C.
 //!
 //! Two modes, and the demo says which and why. VM mode, where this machine's KVM boots a
 //! stock Linux guest (probed once and cached, see [`vm`]) and a template exists: the qubes
@@ -448,8 +450,9 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
     }
     println!();
 
+    sleep(stop, Duration::from_secs(args.seconds))?;
+    trust_in_practice(&mut procs, stop, &control)?;
     if !nested {
-        sleep(stop, Duration::from_secs(args.seconds))?;
         let shot = out.join("bulkhead-demo.png");
         screenshot(&control, &shot)?;
         println!("Screenshot: {}", shot.display());
@@ -460,7 +463,6 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
         println!("\nStill running (--keep); the control socket answers list-windows and");
         println!("screenshot requests. Ctrl-C stops everything.");
     } else {
-        sleep(stop, Duration::from_secs(args.seconds))?;
         let shot = out.join("bulkhead-demo.png");
         match screenshot(&control, &shot) {
             Ok(()) => println!("Screenshot: {}", shot.display()),
@@ -484,6 +486,103 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// evdev codes of the keys the walkthrough presses.
+const KEY_CTRL: u32 = 29;
+const KEY_SHIFT: u32 = 42;
+const KEY_C: u32 = 46;
+const KEY_V: u32 = 47;
+/// What the walkthrough copies in `work`.
+const COPIED: &str = "a line copied in work";
+
+/// The trust rules at work, done through dom0's control socket the way a user would do them
+/// (a click, typing, dom0's clipboard gestures), and reported: typing reaches only the
+/// focused qube, and clipboard data crosses from `work` to `untrusted` only through dom0's
+/// Ctrl+Shift+C and Ctrl+Shift+V, with a notice each and dom0's buffer empty afterwards.
+/// The notices are still on screen for the screenshot taken right after.
+fn trust_in_practice(procs: &mut Processes, stop: &AtomicBool, control: &Path) -> Result<()> {
+    println!("Trust in practice (done through dom0's control socket, as a user would):");
+    let click = |qube: &str| -> Result<()> {
+        let w = windows(control)
+            .map_err(|e| anyhow!(e))?
+            .into_iter()
+            .find(|w| w.qube == qube && w.kind == "toplevel")
+            .with_context(|| format!("{qube}'s window"))?;
+        let (x, y) = (
+            w.geometry.x + w.geometry.w / 2,
+            w.geometry.y + w.geometry.h / 2,
+        );
+        request(control, Request::Click { x, y, button: None }).map_err(|e| anyhow!(e))?;
+        Ok(())
+    };
+    let chord = |key: u32| -> Result<()> {
+        for (keycode, pressed) in [
+            (KEY_CTRL, true),
+            (KEY_SHIFT, true),
+            (key, true),
+            (key, false),
+            (KEY_SHIFT, false),
+            (KEY_CTRL, false),
+        ] {
+            request(control, Request::Key { keycode, pressed }).map_err(|e| anyhow!(e))?;
+        }
+        Ok(())
+    };
+    let held = || -> Result<bulkhead_compositor::control::ClipboardInfo, String> {
+        request(control, Request::Clipboard)?
+            .clipboard
+            .map(|c| *c)
+            .ok_or_else(|| "no clipboard in the answer".into())
+    };
+
+    click("work")?;
+    let line = format!("printf '{COPIED}' | wl-copy");
+    request(
+        control,
+        Request::Type {
+            text: format!("{line}\n"),
+        },
+    )
+    .map_err(|e| anyhow!(e))?;
+    println!("  typed into work, the focused window:   {line}");
+    // wl-copy takes a moment to own work's selection (dom0 cannot see it before asking):
+    // copy after a moment, and again until dom0 gets it.
+    let mut asked = Instant::now();
+    let info = procs.wait_for(stop, "work's selection after Ctrl+Shift+C", |_| {
+        let info = held()?;
+        if info.bytes > 0 {
+            return Ok(info);
+        }
+        if asked.elapsed() >= Duration::from_millis(700) {
+            chord(KEY_C).map_err(|e| e.to_string())?;
+            asked = Instant::now();
+        }
+        Err("dom0 holds nothing yet (is wl-clipboard installed in work?)".into())
+    })?;
+    println!(
+        "  Ctrl+Shift+C in work:                  dom0 holds {} bytes {} from {}",
+        info.bytes,
+        info.mime.as_deref().unwrap_or("?"),
+        info.source.as_deref().unwrap_or("?")
+    );
+    click("untrusted")?;
+    chord(KEY_V)?;
+    procs.wait_for(stop, "the paste into untrusted", |_| match held()? {
+        info if info.source.is_none() => Ok(()),
+        _ => Err("dom0 still holds the data".into()),
+    })?;
+    println!("  Ctrl+Shift+V in untrusted:             handed to untrusted's agent as its");
+    println!("                                         selection; dom0's buffer is empty again");
+    let notices = request(control, Request::Notices)
+        .map_err(|e| anyhow!(e))?
+        .notices
+        .unwrap_or_default();
+    for n in notices {
+        println!("  dom0's notice: {n}");
+    }
+    println!();
+    Ok(())
 }
 
 /// Host mode: one guest agent per qube as a host process, connected to the socket the

@@ -16,6 +16,7 @@ use smithay::wayland::compositor::{CompositorClientState, CompositorState};
 use smithay::wayland::cursor_shape::CursorShapeManagerState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
+use smithay::wayland::selection::wlr_data_control::DataControlState;
 use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shm::ShmState;
@@ -50,6 +51,9 @@ pub struct WaylandState {
     pub seat: Seat<Agent>,
     /// wl_data_device_manager: the qube's own clipboard.
     pub data_device: DataDeviceState,
+    /// zwlr_data_control_manager_v1: the qube's clipboard for its command-line tools
+    /// (`wl-copy`, `wl-paste`), which then need no window and no focus.
+    pub data_control: DataControlState,
     /// wp_viewporter.
     pub viewporter: ViewporterState,
     /// wl_output bookkeeping.
@@ -125,6 +129,9 @@ impl Agent {
         let xdg_decoration = XdgDecorationState::new::<Agent>(dh);
         let shm = ShmState::new::<Agent>(dh, Vec::new());
         let data_device = DataDeviceState::new::<Agent>(dh);
+        // Every client of this agent runs in the same qube, one trust domain: each may read
+        // and set the qube's own selection. Only dom0's gestures move it between qubes.
+        let data_control = DataControlState::new::<Agent, _>(dh, None, |_| true);
         let viewporter = ViewporterState::new::<Agent>(dh);
         let output_manager = OutputManagerState::new();
         let cursor_shape = CursorShapeManagerState::new::<Agent>(dh);
@@ -158,6 +165,7 @@ impl Agent {
                 seat_state,
                 seat,
                 data_device,
+                data_control,
                 viewporter,
                 output_manager,
                 cursor_shape,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bulkhead_guest_agent::link::{AgentMessage, Dom0Message, WindowId};
 use common::Fixture;
+use common::client::{Client, Input, RED};
 
 /// Kills the child when the test ends.
 struct Reaper(Child);
@@ -33,29 +34,6 @@ fn installed(program: &str) -> bool {
     found
 }
 
-/// Gives keyboard focus to every window that appears until `done` (wl-clipboard needs
-/// focus to touch the selection, as any client).
-fn focus_new_windows(fixture: &mut Fixture, what: &str, done: impl Fn(&Fixture) -> bool) {
-    let mut focused = Vec::new();
-    let deadline = Instant::now() + common::TIMEOUT;
-    while !done(fixture) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {:#?}",
-            fixture.log
-        );
-        fixture.settle(Duration::from_millis(20));
-        for id in fixture.live(true) {
-            if !focused.contains(&id) {
-                focused.push(id);
-                fixture.send(Dom0Message::FocusIn {
-                    window: WindowId::new(id).expect("non-zero"),
-                });
-            }
-        }
-    }
-}
-
 #[test]
 fn dom0_reads_the_selection_a_qube_app_copied() {
     if !installed("wl-copy") {
@@ -74,9 +52,7 @@ fn dom0_reads_the_selection_a_qube_app_copied() {
     let _copy = Reaper(copy);
     let mut answer = None;
     let mut serial = 0;
-    focus_new_windows(&mut fixture, "the selection", |f| {
-        f.log.iter().any(|m| matches!(m, AgentMessage::Map { .. }))
-    });
+    // wl-copy uses the data-control protocol: no window, no focus needed.
     let deadline = Instant::now() + common::TIMEOUT;
     while answer.is_none() {
         assert!(
@@ -93,6 +69,14 @@ fn dom0_reads_the_selection_a_qube_app_copied() {
         });
     }
     let (mime, data) = answer.expect("an answer");
+    assert!(
+        !fixture
+            .log
+            .iter()
+            .any(|m| matches!(m, AgentMessage::Map { .. })),
+        "wl-copy needed a window: {:#?}",
+        fixture.log
+    );
     assert!(mime.starts_with("text/plain"), "text: {mime}");
     assert_eq!(
         String::from_utf8_lossy(&data).trim_end(),
@@ -102,6 +86,41 @@ fn dom0_reads_the_selection_a_qube_app_copied() {
         .arg("-f")
         .arg("^wl-copy secret from the qube$")
         .status();
+}
+
+/// A windowed app copies the way browsers and editors do: `wl_data_device.set_selection`
+/// with the serial of the keyboard focus dom0 gave its window. dom0's request reads it.
+#[test]
+fn dom0_reads_the_selection_a_windowed_app_set() {
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let _toplevel = client.toplevel("copies", 64, 64, RED);
+    fixture.wait_for("the window mapped", |f| {
+        f.windows.values().any(|w| w.mapped)
+    });
+    let id = fixture.live(true)[0];
+    fixture.send(Dom0Message::FocusIn {
+        window: WindowId::new(id).expect("non-zero"),
+    });
+    client.wait_input("keyboard focus", |i| matches!(i, Input::KeyboardEnter(_)));
+    let _source = client.copy("text/plain;charset=utf-8", b"copied in a window");
+    fixture.send(Dom0Message::ClipboardRequest { serial: 4 });
+    let deadline = Instant::now() + common::TIMEOUT;
+    // The agent asks the source for its data; the client answers on its next dispatch.
+    while client.seen.selection_sent == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the agent never asked for the data"
+        );
+        client.roundtrip();
+        fixture.settle(Duration::from_millis(20));
+    }
+    fixture.wait_for("the data", |f| {
+        f.log.iter().any(|m| {
+            matches!(m, AgentMessage::ClipboardData { serial: 4, mime, data }
+                if mime == "text/plain;charset=utf-8" && data == b"copied in a window")
+        })
+    });
 }
 
 #[test]
@@ -138,10 +157,15 @@ fn a_qube_app_pastes_what_dom0_pasted() {
         .stderr(Stdio::null())
         .spawn()
         .expect("wl-paste");
-    focus_new_windows(&mut fixture, "wl-paste's window", |f| {
-        f.log.iter().any(|m| matches!(m, AgentMessage::Map { .. }))
-    });
+    // Through data control: wl-paste needs no window and no focus.
     let output = paste.wait_with_output().expect("wl-paste finishes");
+    assert!(
+        !fixture
+            .log
+            .iter()
+            .any(|m| matches!(m, AgentMessage::Map { .. })),
+        "wl-paste needed a window"
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "hello from another qube"

@@ -1,15 +1,18 @@
-//! wl_data_device_manager: the qube's own clipboard and drag-and-drop between its apps.
-//! Only dom0's gestures move the clipboard between qubes (`crate::clipboard`).
+//! wl_data_device_manager: the qube's own clipboard and drag-and-drop between its apps;
+//! zwlr_data_control_manager_v1: the same clipboard for command-line tools (`wl-copy`,
+//! `wl-paste` need no window and no focus then). Only dom0's gestures move the clipboard
+//! between qubes (`crate::clipboard`).
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use smithay::delegate_data_device;
 use smithay::input::Seat;
 use smithay::wayland::selection::data_device::{
     ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler,
 };
+use smithay::wayland::selection::wlr_data_control::{DataControlHandler, DataControlState};
 use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
+use smithay::{delegate_data_control, delegate_data_device};
 
 use crate::clipboard::Pasted;
 use crate::state::Agent;
@@ -52,4 +55,11 @@ impl ServerDndGrabHandler for Agent {
     fn send(&mut self, _mime_type: String, _fd: OwnedFd, _seat: Seat<Self>) {}
 }
 
+impl DataControlHandler for Agent {
+    fn data_control_state(&self) -> &DataControlState {
+        &self.wayland.data_control
+    }
+}
+
 delegate_data_device!(Agent);
+delegate_data_control!(Agent);

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use wayland_client::globals::{GlobalListContents, registry_queue_init};
 use wayland_client::protocol::{
-    wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm,
-    wl_shm_pool, wl_subcompositor, wl_subsurface, wl_surface,
+    wl_buffer, wl_callback, wl_compositor, wl_data_device, wl_data_device_manager, wl_data_offer,
+    wl_data_source, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm, wl_shm_pool,
+    wl_subcompositor, wl_subsurface, wl_surface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle, delegate_noop};
 use wayland_client::{Proxy, WEnum};
@@ -43,6 +44,10 @@ pub struct Seen {
     pub input: Vec<Input>,
     /// Serial of the last pointer button event (for xdg_popup.grab).
     pub button_serial: Option<u32>,
+    /// Serial of the last wl_keyboard.enter (for wl_data_device.set_selection).
+    pub keyboard_serial: Option<u32>,
+    /// How many times a data source of ours was asked for its data.
+    pub selection_sent: u32,
 }
 
 /// An input event the client received.
@@ -83,6 +88,7 @@ pub struct Client {
     shm: wl_shm::WlShm,
     wm_base: xdg_wm_base::XdgWmBase,
     seat: wl_seat::WlSeat,
+    data_device_manager: wl_data_device_manager::WlDataDeviceManager,
 }
 
 /// A toplevel window of the client.
@@ -119,6 +125,9 @@ impl Client {
         let shm = globals.bind(&qh, 1..=1, ()).expect("wl_shm");
         let wm_base = globals.bind(&qh, 1..=6, ()).expect("xdg_wm_base");
         let seat: wl_seat::WlSeat = globals.bind(&qh, 5..=7, ()).expect("wl_seat");
+        let data_device_manager = globals
+            .bind(&qh, 1..=3, ())
+            .expect("wl_data_device_manager");
         seat.get_keyboard(&qh, ());
         seat.get_pointer(&qh, ());
         let mut client = Client {
@@ -131,9 +140,27 @@ impl Client {
             shm,
             wm_base,
             seat,
+            data_device_manager,
         };
         client.roundtrip();
         client
+    }
+
+    /// Sets the seat's clipboard selection the way a windowed app does (`wl_data_device`,
+    /// with the serial of the keyboard focus it was given): a source offering `mime` that
+    /// answers every request with `data`. Panics if the client never had keyboard focus.
+    pub fn copy(&mut self, mime: &str, data: &[u8]) -> wl_data_source::WlDataSource {
+        let serial = self.seen.keyboard_serial.expect("keyboard focus first");
+        let source = self
+            .data_device_manager
+            .create_data_source(&self.qh, data.to_vec());
+        source.offer(mime.to_owned());
+        let device = self
+            .data_device_manager
+            .get_data_device(&self.seat, &self.qh, ());
+        device.set_selection(Some(&source), serial);
+        self.roundtrip();
+        source
     }
 
     /// The queue handle, for requests the helpers do not cover.
@@ -539,7 +566,10 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for Seen {
         _: &QueueHandle<Self>,
     ) {
         match event {
-            wl_keyboard::Event::Enter { surface, .. } => {
+            wl_keyboard::Event::Enter {
+                surface, serial, ..
+            } => {
+                seen.keyboard_serial = Some(serial);
                 seen.input
                     .push(Input::KeyboardEnter(surface.id().protocol_id()));
             }
@@ -607,6 +637,41 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
     }
 }
 
+impl Dispatch<wl_data_source::WlDataSource, Vec<u8>> for Seen {
+    fn event(
+        seen: &mut Self,
+        _: &wl_data_source::WlDataSource,
+        event: wl_data_source::Event,
+        data: &Vec<u8>,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_data_source::Event::Send { fd, .. } = event {
+            seen.selection_sent += 1;
+            // The reader may give up early; that is its business.
+            let _ = std::fs::File::from(fd).write_all(data);
+        }
+    }
+}
+
+impl Dispatch<wl_data_device::WlDataDevice, ()> for Seen {
+    fn event(
+        _: &mut Self,
+        _: &wl_data_device::WlDataDevice,
+        _: wl_data_device::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+
+    wayland_client::event_created_child!(Seen, wl_data_device::WlDataDevice, [
+        wl_data_device::EVT_DATA_OFFER_OPCODE => (wl_data_offer::WlDataOffer, ()),
+    ]);
+}
+
+delegate_noop!(Seen: ignore wl_data_offer::WlDataOffer);
+delegate_noop!(Seen: wl_data_device_manager::WlDataDeviceManager);
 delegate_noop!(Seen: ignore wl_seat::WlSeat);
 delegate_noop!(Seen: wl_compositor::WlCompositor);
 delegate_noop!(Seen: wl_subcompositor::WlSubcompositor);

@@ -43,6 +43,8 @@ pub struct Seen {
     pub input: Vec<Input>,
     /// Serial of the last pointer button event (for xdg_popup.grab).
     pub button_serial: Option<u32>,
+    /// Serial of the last wl_pointer.enter (for wl_pointer.set_cursor).
+    pub enter_serial: Option<u32>,
 }
 
 /// An input event the client received.
@@ -83,6 +85,7 @@ pub struct Client {
     shm: wl_shm::WlShm,
     wm_base: xdg_wm_base::XdgWmBase,
     seat: wl_seat::WlSeat,
+    pointer: wl_pointer::WlPointer,
 }
 
 /// A toplevel window of the client.
@@ -120,7 +123,7 @@ impl Client {
         let wm_base = globals.bind(&qh, 1..=6, ()).expect("xdg_wm_base");
         let seat: wl_seat::WlSeat = globals.bind(&qh, 5..=7, ()).expect("wl_seat");
         seat.get_keyboard(&qh, ());
-        seat.get_pointer(&qh, ());
+        let pointer = seat.get_pointer(&qh, ());
         let mut client = Client {
             _conn: conn,
             queue,
@@ -131,6 +134,7 @@ impl Client {
             shm,
             wm_base,
             seat,
+            pointer,
         };
         client.roundtrip();
         client
@@ -151,6 +155,14 @@ impl Client {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         panic!("no {what}; input so far: {:?}", self.seen.input);
+    }
+
+    /// Hides the pointer over this client's surface (wl_pointer.set_cursor without a
+    /// surface, with the last enter's serial).
+    pub fn hide_cursor(&mut self) {
+        let serial = self.seen.enter_serial.expect("a pointer enter first");
+        self.pointer.set_cursor(serial, None, 0, 0);
+        self.roundtrip();
     }
 
     /// Like [`roundtrip`](Self::roundtrip), but a protocol error is an answer, not a
@@ -573,15 +585,18 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
     ) {
         match event {
             wl_pointer::Event::Enter {
+                serial,
                 surface,
                 surface_x,
                 surface_y,
-                ..
-            } => seen.input.push(Input::PointerEnter(
-                surface.id().protocol_id(),
-                surface_x,
-                surface_y,
-            )),
+            } => {
+                seen.enter_serial = Some(serial);
+                seen.input.push(Input::PointerEnter(
+                    surface.id().protocol_id(),
+                    surface_x,
+                    surface_y,
+                ));
+            }
             wl_pointer::Event::Leave { .. } => seen.input.push(Input::PointerLeave),
             wl_pointer::Event::Motion {
                 surface_x,

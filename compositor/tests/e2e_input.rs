@@ -453,4 +453,25 @@ fn a_qube_sets_the_pointer_shape_only_over_its_window_that_has_the_pointer() {
     });
     assert!(bad.was_disconnected(), "{}", c.log());
     assert_eq!(pointer_state(&c), (None, cursor(CursorShape::Default)));
+
+    // An agent that did not negotiate shapes is not heard either, even with the pointer.
+    drop(bad);
+    c.wait_for("bad's window gone", || c.windows_of("bad").is_empty());
+    let mut bad = stand_in(&c, "bad");
+    bad.frame_done(0);
+    let wb = c.windows_of("bad")[0].clone();
+    let (x, y) = inside(&wb, &[]);
+    assert!(c.control(Request::Click { x, y, button: None }).ok);
+    c.wait_for("bad has the pointer", || {
+        pointer_state(&c).0.as_deref() == Some("bad")
+    });
+    bad.send(&AgentMessage::SetCursor {
+        window: b1,
+        shape: CursorShape::Text,
+    });
+    sync(&mut bad, b1, 1);
+    assert_eq!(
+        pointer_state(&c),
+        (Some("bad".into()), cursor(CursorShape::Default))
+    );
 }

@@ -64,9 +64,10 @@ ensure_cargo_tool() {
 
 # The Debian packages every build needs: a C toolchain, and the system libraries smithay
 # and the renderers link (pixman, xkbcommon; libseat, udev and libinput for the DRM
-# session), plus the font dom0 draws titles with.
+# session), plus the font dom0 draws titles with and the xcursor theme a DRM session draws
+# the qubes' pointer shapes from.
 BULKHEAD_BUILD_PACKAGES=(build-essential pkg-config libpixman-1-dev libxkbcommon-dev
-    fonts-dejavu-core libseat-dev libudev-dev libinput-dev)
+    fonts-dejavu-core libseat-dev libudev-dev libinput-dev adwaita-icon-theme)
 # What the tests run against: real Wayland clients nobody here wrote (DESIGN.md, tier 2).
 # weston-subsurfaces draws with EGL: Mesa's software renderer (over wl_shm) needs its drivers.
 BULKHEAD_TEST_PACKAGES=(weston foot wl-clipboard libegl-mesa0 libgl1-mesa-dri)

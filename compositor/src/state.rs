@@ -219,6 +219,10 @@ impl State {
         let effects =
             crate::input::route::pointer_refresh(&self.dom0.desktop, &mut self.dom0.input);
         self.apply_effects(effects);
+        // The pointer's shape follows the window under it (dom0's arrow by default).
+        if self.backend.set_cursor(self.dom0.input.cursor()) {
+            self.dom0.needs_redraw = true;
+        }
         self.arm_notice_timer();
         self.redraw_if_needed();
         self.present_frames();
@@ -344,6 +348,11 @@ impl ControlHandler for State {
                         .map(|n| n.text.clone())
                         .collect(),
                 ),
+                ..Response::default()
+            },
+            Request::PointerInfo => Response {
+                ok: true,
+                pointer: Some(control::pointer_info(&self.dom0)),
                 ..Response::default()
             },
             Request::AddQube { name, label } => self.add_qube(&name, &label),

@@ -3,6 +3,8 @@
 //! the focused qube's terminal, and an injected click moves the keyboard. Then the same
 //! process against stand-in agents that see every message dom0 sends: Super chords, Super
 //! with a button or the wheel, and the pointer over another qube's window reach no qube.
+//! Pointer shapes (stand-ins): a qube's `SetCursor` counts only for its window that has the
+//! pointer, and the shape is dom0's again whenever the pointer's window changes.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 
 use bulkhead_compositor::control::{Request, WindowInfo};
 use bulkhead_compositor::desktop::Rect;
-use bulkhead_protocol::{Capabilities, Dom0Message};
+use bulkhead_protocol::{AgentMessage, Capabilities, CursorShape, Dom0Message, WindowId};
 use common::session::{Session, available};
 use common::standin::{Compositor, StandIn};
 
@@ -155,6 +157,10 @@ const KEY_L: u32 = 38;
 const BTN_RIGHT: u32 = 0x111;
 /// The Shift bit of the `us` keymap's modifier masks.
 const SHIFT_MASK: u32 = 1;
+
+/// The stand-ins' output size.
+const OUTPUT_W: i32 = common::standin::OUTPUT.0;
+const OUTPUT_H: i32 = common::standin::OUTPUT.1;
 
 /// A stand-in for `qube` with one 200×150 window on screen.
 fn stand_in(c: &Compositor, qube: &str) -> StandIn {
@@ -323,5 +329,149 @@ fn super_chords_and_other_qubes_windows_are_dom0s() {
         to_good
             .iter()
             .any(|m| matches!(m, Dom0Message::PointerLeave { .. }))
+    );
+}
+
+/// dom0's pointer: (the qube whose window has it, the shape's CSS name).
+fn pointer_state(c: &Compositor) -> (Option<String>, String) {
+    let r = c.control(Request::PointerInfo);
+    let p = r
+        .pointer
+        .clone()
+        .unwrap_or_else(|| panic!("pointer-info: {r:?}"));
+    (p.qube, p.cursor)
+}
+
+/// The qube's messages so far have all been handled: a frame sent after them is done
+/// (the window's previous frame must have been acknowledged).
+fn sync(s: &mut StandIn, window: WindowId, serial: u32) {
+    s.frame(window, serial, 200, 150, 0);
+    s.frame_done(serial);
+}
+
+#[test]
+fn a_qube_sets_the_pointer_shape_only_over_its_window_that_has_the_pointer() {
+    let c = Compositor::start(&[]);
+    let cursor = |s: CursorShape| s.css_name().to_owned();
+    let mut good = StandIn::connect(&c.socket("good"));
+    good.send_hello(Capabilities::CURSOR_SHAPE);
+    let g1 = good.window(1, 200, 150, 0);
+    let g2 = good.window(2, 120, 100, 1 << 20);
+    c.wait_for("good's windows", || c.windows_of("good").len() == 2);
+    let mut bad = StandIn::connect(&c.socket("bad"));
+    bad.send_hello(Capabilities::CURSOR_SHAPE);
+    let b1 = bad.window(1, 200, 150, 0);
+    c.wait_for("bad's window", || c.windows_of("bad").len() == 1);
+    // Both of good's first frames, and bad's.
+    good.frame_done(0);
+    good.frame_done(0);
+    bad.frame_done(0);
+    let windows = c.windows();
+    let info = |qube: &str, n: usize| {
+        windows
+            .iter()
+            .filter(|w| w.qube == qube)
+            .nth(n)
+            .expect("window")
+            .clone()
+    };
+    let (w1, w2, wb) = (info("good", 0), info("good", 1), info("bad", 0));
+    let (in_g1, in_b) = (inside(&w1, &[&w2, &wb]), inside(&wb, &[&w1, &w2]));
+    let background = (OUTPUT_W - 2, OUTPUT_H - 2);
+    assert!(
+        windows.iter().all(|w| {
+            let f = w.frame;
+            !(background.0 >= f.x && background.0 < f.x + f.w && background.1 >= f.y)
+        }),
+        "the lower right corner is background: {windows:#?}"
+    );
+    let pointer = |(x, y): (i32, i32)| assert!(c.control(Request::Pointer { x, y }).ok);
+
+    assert_eq!(pointer_state(&c), (None, cursor(CursorShape::Default)));
+    // good focused, the pointer in its first window: its text cursor shows.
+    let (x, y) = in_g1;
+    assert!(c.control(Request::Click { x, y, button: None }).ok);
+    c.wait_for("good focused", || {
+        c.windows().iter().any(|w| w.id == w1.id && w.focused)
+    });
+    assert_eq!(pointer_state(&c).0.as_deref(), Some("good"));
+    good.send(&AgentMessage::SetCursor {
+        window: g1,
+        shape: CursorShape::Text,
+    });
+    c.wait_for("the text cursor", || {
+        pointer_state(&c) == (Some("good".into()), cursor(CursorShape::Text))
+    });
+    // The unfocused qube's shape for its own window, and good's for its window the
+    // pointer is not in, change nothing.
+    bad.send(&AgentMessage::SetCursor {
+        window: b1,
+        shape: CursorShape::Wait,
+    });
+    sync(&mut bad, b1, 1);
+    good.send(&AgentMessage::SetCursor {
+        window: g2,
+        shape: CursorShape::Crosshair,
+    });
+    sync(&mut good, g1, 1);
+    assert_eq!(
+        pointer_state(&c),
+        (Some("good".into()), cursor(CursorShape::Text))
+    );
+
+    // Onto the background: dom0's arrow; back into good's window: still dom0's until good
+    // asks again (then hidden, over its own window only).
+    pointer(background);
+    assert_eq!(pointer_state(&c), (None, cursor(CursorShape::Default)));
+    pointer(in_g1);
+    assert_eq!(
+        pointer_state(&c),
+        (Some("good".into()), cursor(CursorShape::Default))
+    );
+    good.send(&AgentMessage::SetCursor {
+        window: g1,
+        shape: CursorShape::Hidden,
+    });
+    c.wait_for("the hidden cursor", || {
+        pointer_state(&c).1 == cursor(CursorShape::Hidden)
+    });
+
+    // Over the unfocused qube's window the pointer is dom0's, whatever that qube asks.
+    pointer(in_b);
+    assert_eq!(pointer_state(&c), (None, cursor(CursorShape::Default)));
+    bad.send(&AgentMessage::SetCursor {
+        window: b1,
+        shape: CursorShape::Hidden,
+    });
+    sync(&mut bad, b1, 2);
+    assert_eq!(pointer_state(&c), (None, cursor(CursorShape::Default)));
+
+    // A shape for a window the qube does not have is a violation, as before.
+    bad.send(&AgentMessage::SetCursor {
+        window: WindowId::new(99).unwrap(),
+        shape: CursorShape::Text,
+    });
+    assert!(bad.was_disconnected(), "{}", c.log());
+    assert_eq!(pointer_state(&c), (None, cursor(CursorShape::Default)));
+
+    // An agent that did not negotiate shapes is not heard either, even with the pointer.
+    drop(bad);
+    c.wait_for("bad's window gone", || c.windows_of("bad").is_empty());
+    let mut bad = stand_in(&c, "bad");
+    bad.frame_done(0);
+    let wb = c.windows_of("bad")[0].clone();
+    let (x, y) = inside(&wb, &[]);
+    assert!(c.control(Request::Click { x, y, button: None }).ok);
+    c.wait_for("bad has the pointer", || {
+        pointer_state(&c).0.as_deref() == Some("bad")
+    });
+    bad.send(&AgentMessage::SetCursor {
+        window: b1,
+        shape: CursorShape::Text,
+    });
+    sync(&mut bad, b1, 1);
+    assert_eq!(
+        pointer_state(&c),
+        (Some("bad".into()), cursor(CursorShape::Default))
     );
 }

@@ -12,6 +12,8 @@
 //!   consistent enter → motion/press/scroll → leave sequence; a press on another qube's
 //!   window focuses it and then reaches it; nothing but a leave goes out while dom0 moves a
 //!   window; after a refresh exactly the focused qube's window under the pointer has it;
+//! - a qube's pointer shape is honoured only for its window that has the pointer, and the
+//!   shape is dom0's default again whenever the pointer's window changes;
 //! - shortcuts fire only with their modifiers held, as the model (per key) says;
 //! - clipboard data enters dom0's buffer only as the answer to the latest gesture's request
 //!   from that qube, leaves it only on a paste gesture the policy allows, and is gone after;
@@ -24,7 +26,7 @@ use bulkhead_compositor::input::route::{
     Effect, QubeInput, RawInput, XKB_OFFSET, content_under, pointer_refresh, route,
 };
 use bulkhead_compositor::input::{BTN_LEFT, InputState};
-use bulkhead_protocol::Axis;
+use bulkhead_protocol::{Axis, CursorShape};
 use proptest::prelude::*;
 
 /// evdev codes: both Supers, Ctrls, Shifts and Alts, C, V, Tab, Q, A, space, L, F2,
@@ -86,6 +88,13 @@ enum Op {
         qube: usize,
         serial_delta: u32,
     },
+    /// A qube's `SetCursor` for a window (as the connection passes it on: the qube's own
+    /// window, or another's, which the connection would refuse first).
+    SetCursor {
+        qube: usize,
+        n: usize,
+        shape: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -106,6 +115,9 @@ fn op() -> impl Strategy<Value = Op> {
             len
         }),
         1 => (0..3usize, 0..3u32).prop_map(|(qube, serial_delta)| Op::Empty { qube, serial_delta }),
+        2 => (0..4usize, 0..24usize, 0..CursorShape::ALL.len()).prop_map(|(qube, n, shape)| {
+            Op::SetCursor { qube, n, shape }
+        }),
     ]
 }
 
@@ -131,6 +143,8 @@ struct World {
     pointer_in: Option<(QubeId, WindowId)>,
     /// The pointer's position.
     at: Point,
+    /// The shape the window that has the pointer asked for since it got it.
+    shape: Option<CursorShape>,
 }
 
 fn world(policy: ClipboardPolicy) -> World {
@@ -154,6 +168,7 @@ fn world(policy: ClipboardPolicy) -> World {
         buttons: Vec::new(),
         pointer_in: None,
         at: Point::default(),
+        shape: None,
     }
 }
 
@@ -219,6 +234,29 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                 let id = w.windows.remove(n);
                 if let Some(q) = w.desktop.window(id).map(|x| x.qube()) {
                     let _ = w.desktop.destroy(q, id);
+                }
+            }
+            Feed::Nothing
+        }
+        Op::SetCursor { qube, n, shape } => {
+            // The fourth "qube" asks for the window's real owner; n from 16 on names the
+            // window the pointer is in (if any), so shapes are often honoured.
+            let window = match n {
+                16.. => w.pointer_in.map(|(_, id)| id),
+                _ => w.windows.get(n).copied(),
+            };
+            let owner = window.and_then(|id| w.desktop.window(id)).map(|x| x.qube());
+            if let (Some(window), Some(owner)) = (window, owner) {
+                let q = w.qubes.get(qube).copied().unwrap_or(owner);
+                let shape = CursorShape::ALL[shape];
+                let honoured = w.input.request_cursor(q, window, shape);
+                prop_assert_eq!(
+                    honoured,
+                    w.pointer_in == Some((q, window)),
+                    "a shape honoured for a window without the pointer, or refused for the one"
+                );
+                if honoured {
+                    w.shape = Some(shape);
                 }
             }
             Feed::Nothing
@@ -341,6 +379,7 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                     "a leave for a window the pointer was not in"
                 );
                 w.pointer_in = None;
+                w.shape = None;
             }
             Effect::Send(q, QubeInput::PointerEnter { window, x, y })
             | Effect::Send(q, QubeInput::PointerMotion { window, x, y }) => {
@@ -354,6 +393,7 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
                 if matches!(e, Effect::Send(_, QubeInput::PointerEnter { .. })) {
                     prop_assert_eq!(w.pointer_in, None, "an enter before the leave");
                     w.pointer_in = Some((q, window));
+                    w.shape = None;
                 } else {
                     prop_assert_eq!(w.pointer_in, Some((q, window)), "motion without enter");
                 }
@@ -556,6 +596,15 @@ fn step(w: &mut World, op: Op) -> Result<(), TestCaseError> {
             "the pointer is not where the qubes were told"
         );
     }
+
+    // The pointer's shape: what the window that has it asked for since it got it, else
+    // dom0's default (also whenever no window has the pointer).
+    prop_assert_eq!(w.input.pointer_in(), w.pointer_in);
+    prop_assert_eq!(
+        w.input.cursor(),
+        w.shape.unwrap_or(CursorShape::Default),
+        "the pointer's shape"
+    );
 
     // The model follows the keys and buttons let go and pressed.
     match key {

@@ -12,6 +12,7 @@ use bulkhead_compositor::desktop::{Desktop, FrameStyle, Size};
 use bulkhead_compositor::render::content::{PixelFormat, PixelsRef, WindowContent};
 use bulkhead_compositor::render::text::TitleFont;
 use bulkhead_compositor::render::{BACKGROUND, Scene};
+use bulkhead_protocol::CursorShape;
 
 fn main() {
     if std::env::var_os("BULKHEAD_NESTED_TEST").is_none() || std::env::var_os("DISPLAY").is_none() {
@@ -102,6 +103,12 @@ fn main() {
             Some(theme.color(label)),
             "title bar of {label}"
         );
+    }
+    // Pointer shapes go to the host's cursor (never into dom0's frame): set a named one,
+    // hide it, and back to the default; the frames below are still dom0's alone.
+    for shape in [CursorShape::Text, CursorShape::Hidden, CursorShape::Default] {
+        nested.set_cursor(shape);
+        events.dispatch_new_events(|_| {});
     }
     // A new frame of the arena window, one damaged square: the mirror takes it.
     let (id, ..) = windows[1];

@@ -98,6 +98,9 @@ impl Agent {
             return;
         }
         self.input.pointer = None;
+        // dom0 forgets the window's pointer shape when the pointer leaves: the shape the
+        // client sets on its next enter must reach dom0 even if it is the same again.
+        self.input.cursor = None;
         let Some(pointer) = self.wayland.seat.get_pointer() else {
             return;
         };

@@ -3,7 +3,8 @@
 
 mod common;
 
-use bulkhead_guest_agent::link::{Dom0Message, WindowId};
+use bulkhead_guest_agent::link::{AgentMessage, Dom0Message, WindowId};
+use bulkhead_protocol::CursorShape;
 use common::Fixture;
 use common::client::{BLUE, Client, GREEN, Input, RED};
 use smithay::input::keyboard::xkb;
@@ -287,4 +288,40 @@ fn a_click_outside_a_menu_dismisses_it() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     panic!("the menu was not dismissed");
+}
+
+#[test]
+fn the_pointer_shape_reaches_dom0_again_after_every_enter() {
+    // dom0 forgets a window's shape when the pointer leaves it: the agent must not keep
+    // the same shape back as "already sent" on the next enter.
+    let mut fixture = Fixture::start();
+    let mut client = Client::connect(&fixture.socket_path());
+    let _toplevel = client.toplevel("shapes", 100, 100, RED);
+    fixture.wait_for("the window mapped", |f| {
+        f.windows.values().any(|w| w.mapped)
+    });
+    let id = window(fixture.live(true)[0]);
+    let hidden = |f: &Fixture| {
+        f.log
+            .iter()
+            .filter(|m| {
+                matches!(m, AgentMessage::SetCursor { window, shape: CursorShape::Hidden } if *window == id)
+            })
+            .count()
+    };
+    for round in 1..=2 {
+        client.seen.input.clear();
+        fixture.send(Dom0Message::PointerEnter {
+            window: id,
+            x: fixed(10),
+            y: fixed(10),
+        });
+        client.wait_input("the pointer enter", |e| {
+            matches!(e, Input::PointerEnter(..))
+        });
+        client.hide_cursor();
+        fixture.wait_for("the hidden shape sent to dom0", |f| hidden(f) == round);
+        fixture.send(Dom0Message::PointerLeave { window: id });
+        client.wait_input("the pointer leave", |e| *e == Input::PointerLeave);
+    }
 }

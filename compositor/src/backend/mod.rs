@@ -209,6 +209,27 @@ impl Backend {
         }
     }
 
+    /// The pointer's shape is now `shape` ([`crate::input::InputState::cursor`]): the nested
+    /// window sets its host cursor, a DRM session draws it, headless draws no pointer.
+    /// Returns whether a frame must be drawn for it.
+    #[cfg_attr(
+        not(any(feature = "winit", feature = "drm")),
+        allow(unused_variables, reason = "only headless: nothing draws a pointer")
+    )]
+    pub fn set_cursor(&mut self, shape: bulkhead_protocol::CursorShape) -> bool {
+        match self {
+            // No pointer is drawn (the shape stays in dom0's input state).
+            Backend::Headless(_) => false,
+            #[cfg(feature = "winit")]
+            Backend::Winit(n) => {
+                n.set_cursor(shape);
+                false
+            }
+            #[cfg(feature = "drm")]
+            Backend::Drm(d) => d.set_cursor(shape),
+        }
+    }
+
     /// Switches to virtual terminal `vt` (Ctrl+Alt+Fn); only a DRM session has terminals.
     pub fn switch_vt(&mut self, vt: u8) {
         match self {

@@ -1,12 +1,16 @@
 //! The nested backend: dom0's desktop in a window of the developer's X11 or Wayland session,
 //! drawn with smithay's GLES renderer (through EGL; Mesa's llvmpipe works without a GPU).
+//! The host draws the pointer over the window: dom0 sets the host cursor to the named shape
+//! the window under the pointer asked for (dom0's default otherwise).
 
 use bulkhead_border_theme::Theme;
+use bulkhead_protocol::CursorShape;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::ExportMem;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::gles::GlesRenderer;
 use smithay::backend::winit::{self, WinitEventLoop, WinitGraphicsBackend};
+use smithay::reexports::winit::window::CursorIcon;
 use smithay::utils::{Rectangle, Transform};
 
 use super::{BackendError, Headless, Screenshot};
@@ -19,8 +23,22 @@ pub struct Nested {
     graphics: WinitGraphicsBackend<GlesRenderer>,
     damage: OutputDamageTracker,
     size: Size,
+    /// The host cursor's shape now.
+    cursor: CursorShape,
     /// Offscreen twin for screenshots, made on first use.
     shots: Option<Headless>,
+}
+
+/// The host's cursor icon for `shape` (`None`: hidden). Every named shape has its winit
+/// icon of the same CSS name.
+pub fn host_cursor(shape: CursorShape) -> Option<CursorIcon> {
+    match shape {
+        CursorShape::Hidden => None,
+        named => Some(named.css_name().parse().unwrap_or_else(|_| {
+            tracing::debug!(shape = named.css_name(), "no host cursor of that name");
+            CursorIcon::Default
+        })),
+    }
 }
 
 impl Nested {
@@ -37,6 +55,7 @@ impl Nested {
                 graphics,
                 damage,
                 size,
+                cursor: CursorShape::Default,
                 shots: None,
             },
             events,
@@ -46,6 +65,22 @@ impl Nested {
     /// The window's size.
     pub fn size(&self) -> Size {
         self.size
+    }
+
+    /// Sets the host cursor over the window to `shape` (only when it changed).
+    pub fn set_cursor(&mut self, shape: CursorShape) {
+        if shape == self.cursor {
+            return;
+        }
+        self.cursor = shape;
+        let window = self.graphics.window();
+        match host_cursor(shape) {
+            Some(icon) => {
+                window.set_cursor(icon);
+                window.set_cursor_visible(true);
+            }
+            None => window.set_cursor_visible(false),
+        }
     }
 
     /// The window was resized.
@@ -150,5 +185,20 @@ impl Nested {
             None => self.shots.insert(Headless::new(self.size)?),
         };
         shots.screenshot(scene, desktop, theme)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_shape_has_its_host_cursor() {
+        for shape in CursorShape::ALL {
+            match host_cursor(*shape) {
+                None => assert_eq!(*shape, CursorShape::Hidden),
+                Some(icon) => assert_eq!(icon.name(), shape.css_name()),
+            }
+        }
     }
 }

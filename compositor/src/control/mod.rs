@@ -13,6 +13,8 @@
 //! ← {"ok":true}
 //! → {"cmd":"type","text":"hello"}                    (also "key" with an evdev keycode)
 //! ← {"ok":true}
+//! → {"cmd":"pointer-info"}
+//! ← {"ok":true,"pointer":{"x":300,"y":200,"qube":"work","window":1,"cursor":"text"}}
 //! → {"cmd":"clipboard"}
 //! ← {"ok":true,"clipboard":{"pending":null,"source":"work","mime":"text/plain","bytes":5}}
 //! → {"cmd":"notices"}
@@ -33,6 +35,11 @@
 //! Requests never crash the compositor; a bad one gets an error response. Injected input
 //! (`key`, `type`, `pointer`, `button`, `click`, `scroll`) goes through exactly the decisions
 //! real input goes through ([`crate::input::route`]).
+//!
+//! `pointer-info` says where dom0's pointer is, which qube's window has it (`null` over a
+//! frame, the background, another qube's window, or during a move) and the pointer's shape
+//! as a CSS cursor name: `"default"` when it is dom0's arrow, else the named shape that
+//! window's qube asked for (`"none"`: hidden over that window).
 //!
 //! A qube's name and label come only from here (`add-qube`, from the qube manager) or from
 //! the command line, never from a guest: the socket an agent connects to says which qube
@@ -106,6 +113,8 @@ pub enum Request {
         #[serde(default)]
         button: Option<u32>,
     },
+    /// Where the pointer is, which window has it, and its shape.
+    PointerInfo,
     /// A vertical wheel scroll of `detents` clicks (positive: down).
     Scroll {
         /// Wheel clicks.
@@ -211,6 +220,21 @@ pub struct QubeInfo {
     pub connected: bool,
 }
 
+/// dom0's pointer as the control socket reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointerInfo {
+    /// Output x.
+    pub x: i32,
+    /// Output y.
+    pub y: i32,
+    /// The qube whose window has the pointer (told `PointerEnter`), if any.
+    pub qube: Option<String>,
+    /// That window (dom0's handle).
+    pub window: Option<u64>,
+    /// The shape, as a CSS cursor name: `"default"` for dom0's arrow, `"none"` hidden.
+    pub cursor: String,
+}
+
 /// Where a screenshot went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScreenshotInfo {
@@ -245,6 +269,9 @@ pub struct Response {
     /// For `notices`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notices: Option<Vec<String>>,
+    /// For `pointer-info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<PointerInfo>,
     /// For `add-qube`: the socket the qube's agent connects to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<PathBuf>,
@@ -339,6 +366,19 @@ pub fn clipboard_info(dom0: &crate::state::Dom0) -> ClipboardInfo {
     }
 }
 
+/// dom0's pointer: position, the window that has it, its shape.
+pub fn pointer_info(dom0: &crate::state::Dom0) -> PointerInfo {
+    let input = &dom0.input;
+    let pointer_in = input.pointer_in();
+    PointerInfo {
+        x: input.pointer.x,
+        y: input.pointer.y,
+        qube: pointer_in.map(|(q, _)| dom0.qube_name(q)),
+        window: pointer_in.map(|(_, w)| w.0),
+        cursor: input.cursor().css_name().to_owned(),
+    }
+}
+
 /// The qubes dom0 knows, and whether each is connected now.
 pub fn list_qubes(desktop: &Desktop, links: &crate::qube::QubeLinks) -> Vec<QubeInfo> {
     desktop
@@ -402,6 +442,10 @@ mod tests {
                 argv: vec!["foot".into(), "-e".into(), "top".into()]
             })
         );
+        assert_eq!(
+            parse_request(br#"{"cmd":"pointer-info"}"#),
+            Ok(Request::PointerInfo)
+        );
         for bad in [
             &br#"{"cmd":"add-qube","name":"work"}"#[..],
             br#"{"cmd":"run","qube":"work","argv":"foot"}"#,
@@ -424,5 +468,20 @@ mod tests {
     fn responses_serialise_compactly() {
         let r = serde_json::to_string(&Response::error("nope")).unwrap();
         assert_eq!(r, r#"{"ok":false,"error":"nope"}"#);
+        let r = Response {
+            ok: true,
+            pointer: Some(PointerInfo {
+                x: 3,
+                y: 4,
+                qube: None,
+                window: None,
+                cursor: "default".into(),
+            }),
+            ..Response::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"ok":true,"pointer":{"x":3,"y":4,"qube":null,"window":null,"cursor":"default"}}"#
+        );
     }
 }

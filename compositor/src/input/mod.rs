@@ -13,6 +13,13 @@
 //! - [`shell`]: `State::input`, which feeds an event through [`route`] and sends the
 //!   effects over the qubes' connections.
 //!
+//! dom0 also keeps the pointer's shape ([`InputState::cursor`]): the default arrow, or a
+//! named shape (never an image) the qube asked for over the window that has the pointer.
+//! A qube's `SetCursor` counts only for that window ([`InputState::request_cursor`]); when
+//! the pointer's window changes in any way (leave, another window, a focus change, the
+//! window gone, a Super+drag move) the shape is dom0's arrow again, until that window's
+//! qube asks anew.
+//!
 //! dom0 consumes button presses on frames (focus and raise), Super+drag (move), Super+Tab
 //! (cycle focus), Super+Shift+Q (close), Ctrl+Shift+C/V (the mediated clipboard) and the
 //! session keys; a qube never sees those keys, their releases included, nor the Super key.
@@ -22,6 +29,8 @@
 pub mod keyboard;
 pub mod route;
 pub mod shell;
+
+use bulkhead_protocol::CursorShape;
 
 use crate::desktop::{Point, QubeId, WindowId};
 
@@ -72,8 +81,12 @@ pub struct InputState {
     /// Keys whose press dom0 kept (a shortcut, or anything pressed while Super is held):
     /// their release, and their repeats, are kept too.
     swallowed: Vec<u32>,
-    /// The window whose content the pointer is in, as last told to its qube.
-    pub pointer_in: Option<(QubeId, WindowId)>,
+    /// The window whose content the pointer is in, as last told to its qube (changed only
+    /// through [`InputState::set_pointer_in`], which keeps the cursor shape in step).
+    pointer_in: Option<(QubeId, WindowId)>,
+    /// The shape the window that has the pointer asked for (`None`: dom0's arrow). Only
+    /// ever set for `pointer_in`, and dropped whenever `pointer_in` changes.
+    cursor: Option<CursorShape>,
     /// Buttons whose press a qube got: the release goes to the same window (so no button
     /// stays stuck in a client), and to no other.
     pub held: Vec<(u32, QubeId, WindowId)>,
@@ -87,6 +100,49 @@ pub struct InputState {
 }
 
 impl InputState {
+    /// The window whose content the pointer is in, as last told to its qube.
+    pub fn pointer_in(&self) -> Option<(QubeId, WindowId)> {
+        self.pointer_in
+    }
+
+    /// The pointer's window is now `to`: if that is another window (or none), the shape
+    /// goes back to dom0's arrow.
+    pub(crate) fn set_pointer_in(&mut self, to: Option<(QubeId, WindowId)>) {
+        if to != self.pointer_in {
+            self.cursor = None;
+        }
+        self.pointer_in = to;
+    }
+
+    /// `qube`'s connection is gone: it no longer has the pointer nor a held button.
+    pub(crate) fn qube_gone(&mut self, qube: QubeId) {
+        if self.pointer_in.is_some_and(|(q, _)| q == qube) {
+            self.set_pointer_in(None);
+        }
+        self.held.retain(|(_, q, _)| *q != qube);
+    }
+
+    /// `qube` asks for `shape` over its `window`: honoured (and `true` returned) only if
+    /// that window has the pointer now ([`cursor_request_honoured`]); otherwise nothing
+    /// changes.
+    pub fn request_cursor(&mut self, qube: QubeId, window: WindowId, shape: CursorShape) -> bool {
+        let honoured = cursor_request_honoured(self.pointer_in, qube, window);
+        if honoured {
+            self.cursor = Some(shape);
+        }
+        honoured
+    }
+
+    /// The pointer's shape now: what the window that has the pointer asked for, else
+    /// dom0's default arrow (over frames, the background, other qubes' windows, during a
+    /// move, and over a window that has not asked since the pointer came in).
+    pub fn cursor(&self) -> CursorShape {
+        match (self.pointer_in, self.cursor) {
+            (Some(_), Some(shape)) => shape,
+            _ => CursorShape::Default,
+        }
+    }
+
     fn any_down(&self, keys: [u32; 2]) -> bool {
         self.mods_down.iter().any(|k| keys.contains(k))
     }
@@ -128,6 +184,18 @@ impl InputState {
             _ => {}
         }
     }
+}
+
+/// Whether a qube's `SetCursor` for its `window` is honoured: only when that very window
+/// (of that very qube) has the pointer. A qube cannot change the pointer over another
+/// qube's window, a frame, the background, or its own window the pointer is not in; so a
+/// hidden pointer, too, is only ever hidden over the asking qube's own window.
+pub fn cursor_request_honoured(
+    pointer_in: Option<(QubeId, WindowId)>,
+    qube: QubeId,
+    window: WindowId,
+) -> bool {
+    pointer_in == Some((qube, window))
 }
 
 /// What a pointer button does.
@@ -324,6 +392,65 @@ pub(crate) fn saturate(v: f64) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_request_counts_only_for_the_window_that_has_the_pointer() {
+        let (work, other) = (QubeId(1), QubeId(2));
+        let (a, b) = (WindowId(10), WindowId(11));
+        assert!(!cursor_request_honoured(None, work, a));
+        assert!(cursor_request_honoured(Some((work, a)), work, a));
+        assert!(
+            !cursor_request_honoured(Some((work, a)), work, b),
+            "its other window"
+        );
+        assert!(
+            !cursor_request_honoured(Some((work, a)), other, a),
+            "another qube"
+        );
+
+        let mut s = InputState::default();
+        assert_eq!(s.cursor(), CursorShape::Default);
+        assert!(
+            !s.request_cursor(work, a, CursorShape::Text),
+            "nobody has the pointer"
+        );
+        assert_eq!(s.cursor(), CursorShape::Default);
+        s.set_pointer_in(Some((work, a)));
+        assert!(!s.request_cursor(other, a, CursorShape::Hidden));
+        assert!(!s.request_cursor(work, b, CursorShape::Hidden));
+        assert_eq!(s.cursor(), CursorShape::Default);
+        assert!(s.request_cursor(work, a, CursorShape::Text));
+        assert_eq!(s.cursor(), CursorShape::Text);
+        assert!(s.request_cursor(work, a, CursorShape::Hidden));
+        assert_eq!(s.cursor(), CursorShape::Hidden);
+        // The same window again: the shape stays.
+        s.set_pointer_in(Some((work, a)));
+        assert_eq!(s.cursor(), CursorShape::Hidden);
+    }
+
+    #[test]
+    fn the_shape_is_dom0s_again_whenever_the_pointer_window_changes() {
+        let (work, other) = (QubeId(1), QubeId(2));
+        let (a, b) = (WindowId(10), WindowId(11));
+        let mut s = InputState::default();
+        // Another window of the same qube.
+        s.set_pointer_in(Some((work, a)));
+        s.request_cursor(work, a, CursorShape::Text);
+        s.set_pointer_in(Some((work, b)));
+        assert_eq!(s.cursor(), CursorShape::Default);
+        // Out, then back into the same window: not the old shape until asked anew.
+        s.request_cursor(work, b, CursorShape::Pointer);
+        s.set_pointer_in(None);
+        assert_eq!(s.cursor(), CursorShape::Default);
+        s.set_pointer_in(Some((work, b)));
+        assert_eq!(s.cursor(), CursorShape::Default);
+        // The qube goes: its shape goes with it; another qube's disconnect changes nothing.
+        s.request_cursor(work, b, CursorShape::Wait);
+        s.qube_gone(other);
+        assert_eq!(s.cursor(), CursorShape::Wait);
+        s.qube_gone(work);
+        assert_eq!((s.pointer_in(), s.cursor()), (None, CursorShape::Default));
+    }
 
     #[test]
     fn super_press_moves_plain_press_clicks() {

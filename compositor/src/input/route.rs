@@ -299,7 +299,8 @@ fn release(state: &mut InputState, button: u32, out: &mut Vec<Effect>) {
 }
 
 fn leave(state: &mut InputState, out: &mut Vec<Effect>) {
-    if let Some((qube, window)) = state.pointer_in.take() {
+    if let Some((qube, window)) = state.pointer_in {
+        state.set_pointer_in(None);
         out.push(Effect::Send(qube, QubeInput::PointerLeave { window }));
     }
 }
@@ -336,7 +337,7 @@ fn retarget(desktop: &Desktop, state: &mut InputState, out: &mut Vec<Effect>) {
         }
         Some((qube, window, x, y)) => {
             leave(state, out);
-            state.pointer_in = Some((qube, window));
+            state.set_pointer_in(Some((qube, window)));
             out.push(Effect::Send(qube, QubeInput::PointerEnter { window, x, y }));
         }
         None => leave(state, out),
@@ -840,5 +841,61 @@ mod tests {
             sends(&end)[..],
             [(q, QubeInput::PointerEnter { window, .. })] if q == qa && window == a
         ));
+    }
+
+    #[test]
+    fn the_cursor_shape_is_dom0s_whenever_the_pointer_window_changes() {
+        use bulkhead_protocol::CursorShape::{Default, Text, Wait};
+        let (mut d, mut s, (qa, a), (qb, b)) = setup();
+        let ca = d.content_rect(a).unwrap();
+        let in_a = ca.loc();
+        let to = |d: &mut Desktop, s: &mut InputState, at: Point| {
+            route(d, s, RawInput::PointerTo(at));
+        };
+        // Unfocused: the pointer is dom0's, so is the shape.
+        to(&mut d, &mut s, in_a);
+        assert!(!s.request_cursor(qa, a, Text));
+        d.focus_and_raise(a);
+        to(&mut d, &mut s, in_a);
+        assert!(
+            !s.request_cursor(qb, b, Text),
+            "the unfocused qube's own window"
+        );
+        assert!(s.request_cursor(qa, a, Text));
+        assert_eq!(s.cursor(), Text);
+        // Onto a's frame (the border above its content): dom0's arrow.
+        to(&mut d, &mut s, Point::new(ca.x, ca.y - 1));
+        assert_eq!(s.cursor(), Default);
+        to(&mut d, &mut s, in_a);
+        assert_eq!(s.cursor(), Default, "until a's qube asks again");
+        assert!(s.request_cursor(qa, a, Text));
+        // Super+drag: the pointer is dom0's for the move, and after it.
+        key(&mut d, &mut s, KEY_SUPER[0], true);
+        let button = |pressed| RawInput::Button {
+            button: BTN_LEFT,
+            pressed,
+        };
+        route(&mut d, &mut s, button(true));
+        assert_eq!(s.cursor(), Default);
+        assert!(!s.request_cursor(qa, a, Text), "during the move");
+        route(&mut d, &mut s, button(false));
+        key(&mut d, &mut s, KEY_SUPER[0], false);
+        assert_eq!(s.pointer_in(), Some((qa, a)));
+        assert_eq!(s.cursor(), Default);
+        // The focus moves to b's qube (Super+Tab) under a still pointer.
+        assert!(s.request_cursor(qa, a, Wait));
+        key(&mut d, &mut s, KEY_SUPER[0], true);
+        key(&mut d, &mut s, KEY_TAB, true);
+        assert_eq!(d.focused(), Some(b));
+        assert_eq!(s.cursor(), Default);
+        key(&mut d, &mut s, KEY_TAB, false);
+        key(&mut d, &mut s, KEY_SUPER[0], false);
+        // Back to a, then a goes.
+        d.focus_and_raise(a);
+        pointer_refresh(&d, &mut s);
+        assert!(s.request_cursor(qa, a, Wait));
+        d.destroy(qa, a).unwrap();
+        pointer_refresh(&d, &mut s);
+        assert_eq!((s.pointer_in(), s.cursor()), (None, Default));
     }
 }

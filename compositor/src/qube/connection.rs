@@ -33,7 +33,9 @@ use crate::state::{Dom0, FrameError};
 use super::launch::Launches;
 
 /// What dom0 offers every agent.
-const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD.union(Capabilities::LAUNCH);
+const DOM0_CAPABILITIES: Capabilities = Capabilities::CLIPBOARD
+    .union(Capabilities::LAUNCH)
+    .union(Capabilities::CURSOR_SHAPE);
 /// Messages handled per wake-up before the loop serves others (the rest come next turn).
 pub const BATCH: usize = 1024;
 /// Sustained message rate a qube may keep up (per second). A busy agent sends a few
@@ -589,11 +591,25 @@ impl Connection {
                     dom0.apply(self.qube, QubeRequest::SetMaximized { window, on })?;
                 }
             }
-            // A qube cannot minimize itself (only the user hides windows), ask for attention
-            // or set a cursor image yet: logged and dropped.
-            AgentMessage::Minimize { window }
-            | AgentMessage::Attention { window }
-            | AgentMessage::SetCursor { window, .. } => {
+            // A named pointer shape (never an image): shown only while this very window
+            // has the pointer (dom0's arrow everywhere else); otherwise dropped, as are
+            // shapes from an agent that did not negotiate them. The message budget is the
+            // rate limit.
+            AgentMessage::SetCursor { window, shape } => {
+                let id = self.model_of(window)?;
+                let honoured = self.capabilities.contains(Capabilities::CURSOR_SHAPE)
+                    && dom0.input.request_cursor(self.qube, id, shape);
+                tracing::debug!(
+                    qube = ?self.qube,
+                    %window,
+                    shape = shape.css_name(),
+                    honoured,
+                    "cursor shape"
+                );
+            }
+            // A qube cannot minimize itself (only the user hides windows) or ask for
+            // attention yet: logged and dropped.
+            AgentMessage::Minimize { window } | AgentMessage::Attention { window } => {
                 self.model_of(window)?;
                 tracing::debug!(qube = ?self.qube, ?message, "window-state wish not acted on");
             }

@@ -442,8 +442,7 @@ impl State {
         link.connection.launches().closed(reason);
         drop(link);
         self.dom0.clipboard.qube_gone(qube);
-        self.dom0.input.pointer_in = self.dom0.input.pointer_in.filter(|(q, _)| *q != qube);
-        self.dom0.input.held.retain(|(_, q, _)| *q != qube);
+        self.dom0.input.qube_gone(qube);
         self.dom0.qube_disconnected(qube);
     }
 }

@@ -123,6 +123,8 @@ impl Session {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let root = dir.path().to_owned();
         let log = move |name: &str| std::fs::File::create(root.join(name)).unwrap();
+        // `BH_LOG` overrides the compositor's and agents' log filter.
+        let filter = std::env::var("BH_LOG").unwrap_or_else(|_| "info,smithay=warn".into());
         let compositor = Command::new(env!("CARGO_BIN_EXE_bulkhead-compositor"))
             .args([
                 "--qube",
@@ -137,7 +139,7 @@ impl Session {
             .arg("--qube-socket-dir")
             .arg(dir.path().join("qubes"))
             .args(extra_args)
-            .env("RUST_LOG", "info,smithay=warn")
+            .env("RUST_LOG", &filter)
             .env("XKB_DEFAULT_LAYOUT", "us")
             .stderr(log("compositor.log"))
             .spawn()
@@ -158,7 +160,7 @@ impl Session {
                 .arg("--wayland-display")
                 .arg(s.display(q))
                 .env("XDG_RUNTIME_DIR", s.dir.path())
-                .env("RUST_LOG", "info,smithay=warn")
+                .env("RUST_LOG", &filter)
                 .stderr(log(&format!("agent-{q}.log")))
                 .spawn()
                 .expect("agent");

@@ -48,6 +48,8 @@ pub struct Seen {
     pub keyboard_serial: Option<u32>,
     /// How many times a data source of ours was asked for its data.
     pub selection_sent: u32,
+    /// Serial of the last wl_pointer.enter (for wl_pointer.set_cursor).
+    pub enter_serial: Option<u32>,
 }
 
 /// An input event the client received.
@@ -89,6 +91,7 @@ pub struct Client {
     wm_base: xdg_wm_base::XdgWmBase,
     seat: wl_seat::WlSeat,
     data_device_manager: wl_data_device_manager::WlDataDeviceManager,
+    pointer: wl_pointer::WlPointer,
 }
 
 /// A toplevel window of the client.
@@ -129,7 +132,7 @@ impl Client {
             .bind(&qh, 1..=3, ())
             .expect("wl_data_device_manager");
         seat.get_keyboard(&qh, ());
-        seat.get_pointer(&qh, ());
+        let pointer = seat.get_pointer(&qh, ());
         let mut client = Client {
             _conn: conn,
             queue,
@@ -141,6 +144,7 @@ impl Client {
             wm_base,
             seat,
             data_device_manager,
+            pointer,
         };
         client.roundtrip();
         client
@@ -178,6 +182,14 @@ impl Client {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         panic!("no {what}; input so far: {:?}", self.seen.input);
+    }
+
+    /// Hides the pointer over this client's surface (wl_pointer.set_cursor without a
+    /// surface, with the last enter's serial).
+    pub fn hide_cursor(&mut self) {
+        let serial = self.seen.enter_serial.expect("a pointer enter first");
+        self.pointer.set_cursor(serial, None, 0, 0);
+        self.roundtrip();
     }
 
     /// Like [`roundtrip`](Self::roundtrip), but a protocol error is an answer, not a
@@ -603,15 +615,18 @@ impl Dispatch<wl_pointer::WlPointer, ()> for Seen {
     ) {
         match event {
             wl_pointer::Event::Enter {
+                serial,
                 surface,
                 surface_x,
                 surface_y,
-                ..
-            } => seen.input.push(Input::PointerEnter(
-                surface.id().protocol_id(),
-                surface_x,
-                surface_y,
-            )),
+            } => {
+                seen.enter_serial = Some(serial);
+                seen.input.push(Input::PointerEnter(
+                    surface.id().protocol_id(),
+                    surface_x,
+                    surface_y,
+                ));
+            }
             wl_pointer::Event::Leave { .. } => seen.input.push(Input::PointerLeave),
             wl_pointer::Event::Motion {
                 surface_x,

@@ -6,6 +6,8 @@
 //! - udev finds the DRM devices and reports hotplugs (a connector connected or disconnected);
 //! - libinput reads keyboards and pointers; their events take the same path as injected
 //!   input ([`crate::input::route`]): keys to the focused qube only, dom0's shortcuts to dom0;
+//! - dom0 draws the pointer ([`crate::render::cursor`]): its own arrow, or the named shape
+//!   the window under it asked for, from the xcursor theme;
 //! - every connected connector gets a CRTC and a swapchain of dumb buffers that pixman draws
 //!   into through their dma-buf mapping (no GPU needed); all outputs show the same desktop,
 //!   sized to fit the smallest ([`plan`]).
@@ -355,7 +357,7 @@ impl Drm {
         if !self.session.is_active() {
             return Ok(());
         }
-        let mut elements = self.cursor.elements(self.pointer);
+        let mut elements = self.cursor.elements(&mut self.renderer, self.pointer);
         elements.extend(scene.elements(&mut self.renderer, desktop, theme));
         let mut failed = None;
         for out in &mut card.outputs {
@@ -402,6 +404,12 @@ impl Drm {
     /// Where dom0's pointer is drawn.
     pub fn set_pointer(&mut self, at: Point) {
         self.pointer = at;
+    }
+
+    /// The pointer's shape (dom0's arrow, a named shape from the xcursor theme, or none);
+    /// returns whether it changed (a frame must be drawn).
+    pub fn set_cursor(&mut self, shape: bulkhead_protocol::CursorShape) -> bool {
+        self.cursor.set_shape(shape)
     }
 
     /// The session was paused (another VT): stop touching the devices.

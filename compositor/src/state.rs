@@ -219,7 +219,7 @@ impl State {
         let effects =
             crate::input::route::pointer_refresh(&self.dom0.desktop, &mut self.dom0.input);
         self.apply_effects(effects);
-        // The pointer's shape follows the window under it (dom0's arrow by default).
+        // The pointer's shape follows the window that has it (dom0's arrow by default).
         if self.backend.set_cursor(self.dom0.input.cursor()) {
             self.dom0.needs_redraw = true;
         }

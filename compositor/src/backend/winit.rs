@@ -1,7 +1,7 @@
 //! The nested backend: dom0's desktop in a window of the developer's X11 or Wayland session,
 //! drawn with smithay's GLES renderer (through EGL; Mesa's llvmpipe works without a GPU).
 //! The host draws the pointer over the window: dom0 sets the host cursor to the named shape
-//! the window under the pointer asked for (dom0's default otherwise).
+//! the window that has the pointer (the focused qube's) asked for, else dom0's default.
 
 use bulkhead_border_theme::Theme;
 use bulkhead_protocol::CursorShape;

@@ -7,7 +7,7 @@
 //! - libinput reads keyboards and pointers; their events take the same path as injected
 //!   input ([`crate::input::route`]): keys to the focused qube only, dom0's shortcuts to dom0;
 //! - dom0 draws the pointer ([`crate::render::cursor`]): its own arrow, or the named shape
-//!   the window under it asked for, from the xcursor theme;
+//!   the window that has the pointer (the focused qube's) asked for, from the xcursor theme;
 //! - every connected connector gets a CRTC and a swapchain of dumb buffers that pixman draws
 //!   into through their dma-buf mapping (no GPU needed); all outputs show the same desktop,
 //!   sized to fit the smallest ([`plan`]).

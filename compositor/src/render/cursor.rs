@@ -1,8 +1,8 @@
 //! dom0's pointer on a DRM output (nobody else draws one there), always in front of
 //! everything: dom0's own arrow (plain rows, black with a white inside), or the named shape
 //! the window that has the pointer (the focused qube's) asked for, drawn from an xcursor
-//! theme on dom0's disk. A
-//! qube only ever names a shape ([`CursorShape`]); its pixels never reach the pointer.
+//! theme on dom0's disk. A qube only ever names a shape ([`CursorShape`]); its pixels never
+//! reach the pointer.
 //!
 //! The theme is `XCURSOR_THEME` if set, else `default`, else `Adwaita`; the image size the
 //! one nearest `XCURSOR_SIZE` (24 unless set). A shape no theme has (or no theme at all) is

@@ -451,14 +451,22 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<()> {
     println!();
 
     sleep(stop, Duration::from_secs(args.seconds))?;
-    trust_in_practice(&mut procs, stop, &control)?;
+    // A walkthrough that cannot finish (say, a qube without wl-clipboard) is reported, the
+    // windows are still shown, and a headless run then fails with its reason.
+    let walkthrough = trust_in_practice(&mut procs, stop, &control);
+    if let Err(e) = &walkthrough {
+        if e.is::<Interrupted>() {
+            return walkthrough;
+        }
+        println!("  The walkthrough did not finish: {e:#}\n");
+    }
     if !nested {
         let shot = out.join("bulkhead-demo.png");
         screenshot(&control, &shot)?;
         println!("Screenshot: {}", shot.display());
         println!("Logs:       {}", logs.display());
         if !args.keep {
-            return Ok(());
+            return walkthrough;
         }
         println!("\nStill running (--keep); the control socket answers list-windows and");
         println!("screenshot requests. Ctrl-C stops everything.");

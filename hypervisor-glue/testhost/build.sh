@@ -22,7 +22,7 @@ say() { echo "testhost/build: $*" >&2; }
 # --- host packages -------------------------------------------------------------------------
 need=()
 for p in qemu-system-x86 busybox-static cpio xz-utils e2fsprogs socat weston xkb-data \
-    fonts-dejavu-core; do
+    fonts-dejavu-core foot wl-clipboard; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -135,8 +135,9 @@ cp -rL /usr/share/X11/xkb "$GG/usr/share/X11/xkb"
 TT="$CACHE/template-test-root"
 rm -rf "$TT" && mkdir -p "$TT"/{bin,sbin,dev,proc,sys,run,tmp,home,root,etc,mnt}
 cp -a "$GG/." "$TT/"
-# The demo's other two apps (for its VM mode, demo-e2e.sh), their fonts and fontconfig.
-copy_with_libs "$TT" /usr/bin/foot /usr/bin/weston-flower
+# The demo's other two apps (for its VM mode, demo-e2e.sh), the wl-clipboard tools its
+# walkthrough types into foot, their fonts and fontconfig.
+copy_with_libs "$TT" /usr/bin/foot /usr/bin/weston-flower /usr/bin/wl-copy /usr/bin/wl-paste
 mkdir -p "$TT/usr/share/fonts/truetype/dejavu"
 cp -L /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf \
     "$TT/usr/share/fonts/truetype/dejavu/"

@@ -259,7 +259,22 @@ impl Vcpu {
                     break;
                 }
                 VcpuExit::Shutdown => {
-                    // Triple fault: what a PC does is reset.
+                    // Triple fault: what a PC does is reset. Where the guest was says
+                    // whose fault it was (its kernel's code, or something odd).
+                    let regs = self.fd.get_regs().ok();
+                    let sregs = self.fd.get_sregs().ok();
+                    tracing::warn!(
+                        vcpu = self.index,
+                        rip = ?regs.map(|r| r.rip),
+                        rsp = ?regs.map(|r| r.rsp),
+                        cr2 = ?sregs.map(|s| s.cr2),
+                        "triple fault: the guest resets"
+                    );
+                    send(VmEvent::Exit(VmExit::Reset));
+                    break;
+                }
+                VcpuExit::SystemEvent(SYSTEM_EVENT_RESET, _) => {
+                    tracing::info!(vcpu = self.index, "the guest asked KVM for a reset");
                     send(VmEvent::Exit(VmExit::Reset));
                     break;
                 }
@@ -296,6 +311,7 @@ impl Vcpu {
                 None => {}
                 Some(DeviceEvent::BootMarker) => send(VmEvent::BootMarker(Instant::now())),
                 Some(DeviceEvent::Reset) => {
+                    tracing::info!(vcpu = self.index, "the guest reset itself (reset port)");
                     send(VmEvent::Exit(VmExit::Reset));
                     break;
                 }

@@ -21,5 +21,7 @@ fi
 echo "BULKHEAD-DEMO vmms-left=$(ps | grep -c '[b]ulkhead-vmm') qubes=$(bulkhead qube list | tail -n +2 | tr -s ' ' | tr '\n' '|')"
 for q in work untrusted personal; do
     echo "--- $q console"; tail -15 /tmp/state/qubes/$q/console.log
+    echo "--- $q vmm"; tail -8 /tmp/state/qubes/$q/vmm.log
 done
+echo "--- the compositor's log"; grep -v ' DEBUG ' /tmp/demo/logs/compositor-headless.log | tail -25
 [ $rc = 0 ]

@@ -21,17 +21,7 @@ pub fn require_testhost() -> PathBuf {
 
 /// Runs `command` in the test host with `smp` CPUs, giving up after `timeout_secs`.
 pub fn run_in_testhost(smp: u32, timeout_secs: u32, command: &str) -> Output {
-    Command::new(testhost_run())
-        .args([
-            "--smp",
-            &smp.to_string(),
-            "--timeout",
-            &timeout_secs.to_string(),
-            "--",
-            command,
-        ])
-        .output()
-        .expect("run.sh starts")
+    run(smp, timeout_secs, None, command)
 }
 
 /// [`run_in_testhost`] with `share` visible read-only at `/share` in the test host
@@ -42,18 +32,21 @@ pub fn run_in_testhost_sharing(
     share: &std::path::Path,
     command: &str,
 ) -> Output {
-    Command::new(testhost_run())
-        .args([
-            "--smp",
-            &smp.to_string(),
-            "--timeout",
-            &timeout_secs.to_string(),
-            "--share",
-        ])
-        .arg(share)
-        .args(["--", command])
-        .output()
-        .expect("run.sh starts")
+    run(smp, timeout_secs, Some(share), command)
+}
+
+fn run(smp: u32, timeout_secs: u32, share: Option<&std::path::Path>, command: &str) -> Output {
+    let mut run = Command::new(testhost_run());
+    run.args([
+        "--smp",
+        &smp.to_string(),
+        "--timeout",
+        &timeout_secs.to_string(),
+    ]);
+    if let Some(share) = share {
+        run.arg("--share").arg(share);
+    }
+    run.args(["--", command]).output().expect("run.sh starts")
 }
 
 pub fn testhost_run() -> PathBuf {
